@@ -1,0 +1,325 @@
+//! [`ArtifactPath`]: the one place that decides whether a path is safe.
+//!
+//! Every path that reaches a store — from a URL, a query string, a JSON body
+//! or the command line — is parsed here first. The rules follow MLflow's
+//! `validate_path_is_safe` and go further where MLflow is lax:
+//!
+//! 1. percent-decode repeatedly until the value is stable (at most
+//!    [`MAX_DECODE_ROUNDS`] rounds; a value still changing after that is
+//!    refused), so `%252e%252e` cannot smuggle `..` past the check;
+//! 2. refuse `#`, backslashes, NUL and every control character;
+//! 3. refuse absolute paths (`/x`), Windows drive (`C:`, `C:/`, `C:\`) and
+//!    UNC (`//host/share`) forms, and URIs (`file:…`, `scheme://…`);
+//! 4. refuse any `..` segment;
+//! 5. normalise: drop empty and `.` segments, so `a//./b/` is `a/b`.
+//!
+//! The result is a relative, `/`-separated path; the empty path is the store
+//! root.
+
+use std::fmt;
+
+/// How many decoding rounds are tried before a value is refused.
+pub const MAX_DECODE_ROUNDS: usize = 10;
+
+/// A validated, normalised, relative artifact path.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct ArtifactPath(String);
+
+/// Why a path was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathError {
+    /// The input (shown with control characters escaped).
+    pub input: String,
+    /// The rule it broke.
+    pub reason: &'static str,
+}
+
+impl fmt::Display for PathError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid path {:?}: {}", self.input, self.reason)
+    }
+}
+
+impl std::error::Error for PathError {}
+
+impl From<PathError> for crate::Error {
+    fn from(e: PathError) -> Self {
+        crate::Error::invalid_input(e.to_string())
+    }
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// One round of percent-decoding; malformed escapes are kept literally.
+fn percent_decode_once(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    if !bytes.contains(&b'%') {
+        return Some(s.to_owned());
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push(h * 16 + l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+fn is_drive(seg: &str) -> bool {
+    let b = seg.as_bytes();
+    b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':'
+}
+
+fn has_uri_scheme(s: &str) -> bool {
+    // `scheme:` where scheme is RFC 3986 `ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`,
+    // followed by `//` or naming `file`.
+    let Some(colon) = s.find(':') else {
+        return false;
+    };
+    let scheme = &s[..colon];
+    let valid = scheme.len() > 1
+        && scheme.as_bytes()[0].is_ascii_alphabetic()
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    valid && (s[colon + 1..].starts_with("//") || scheme.eq_ignore_ascii_case("file"))
+}
+
+impl ArtifactPath {
+    /// The store root (the empty path).
+    pub fn root() -> Self {
+        Self(String::new())
+    }
+
+    /// Validates and normalises `raw` (see the module docs for the rules).
+    pub fn parse(raw: &str) -> Result<Self, PathError> {
+        let err = |reason| PathError {
+            input: raw.escape_debug().to_string(),
+            reason,
+        };
+        let mut cur = raw.to_owned();
+        let mut stable = false;
+        for _ in 0..MAX_DECODE_ROUNDS {
+            let next =
+                percent_decode_once(&cur).ok_or_else(|| err("percent-decodes to invalid UTF-8"))?;
+            if next == cur {
+                stable = true;
+                break;
+            }
+            cur = next;
+        }
+        if !stable {
+            return Err(err("too many levels of percent-encoding"));
+        }
+        if cur.chars().any(|c| c.is_control()) {
+            return Err(err("control characters are not allowed"));
+        }
+        if cur.contains('#') {
+            return Err(err("'#' is not allowed"));
+        }
+        if cur.contains('\\') {
+            return Err(err("backslashes are not allowed"));
+        }
+        if has_uri_scheme(&cur) {
+            return Err(err("URIs are not allowed as paths"));
+        }
+        if cur.starts_with('/') {
+            return Err(err("absolute paths are not allowed"));
+        }
+        if is_drive(&cur) {
+            return Err(err("Windows drive paths are not allowed"));
+        }
+        let mut segs: Vec<&str> = Vec::new();
+        for seg in cur.split('/') {
+            match seg {
+                "" | "." => {}
+                ".." => return Err(err("'..' segments are not allowed")),
+                s => segs.push(s),
+            }
+        }
+        Ok(Self(segs.join("/")))
+    }
+
+    /// The normalised path (`""` for the root).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether this is the root.
+    pub fn is_root(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The segments.
+    pub fn segments(&self) -> impl Iterator<Item = &str> {
+        self.0.split('/').filter(|s| !s.is_empty())
+    }
+
+    /// The last segment (`None` for the root).
+    pub fn file_name(&self) -> Option<&str> {
+        self.segments().last()
+    }
+
+    /// The parent (`None` for the root).
+    pub fn parent(&self) -> Option<Self> {
+        if self.is_root() {
+            return None;
+        }
+        Some(match self.0.rfind('/') {
+            Some(i) => Self(self.0[..i].to_owned()),
+            None => Self::root(),
+        })
+    }
+
+    /// Appends a relative path (validated like any other).
+    pub fn join(&self, rel: &str) -> Result<Self, PathError> {
+        let rel = Self::parse(rel)?;
+        Ok(match (self.is_root(), rel.is_root()) {
+            (true, _) => rel,
+            (_, true) => self.clone(),
+            _ => Self(format!("{}/{}", self.0, rel.0)),
+        })
+    }
+}
+
+impl fmt::Debug for ArtifactPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ArtifactPath({:?})", self.0)
+    }
+}
+
+impl fmt::Display for ArtifactPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::str::FromStr for ArtifactPath {
+    type Err = PathError;
+    fn from_str(s: &str) -> Result<Self, PathError> {
+        Self::parse(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ok(s: &str) -> String {
+        match ArtifactPath::parse(s) {
+            Ok(p) => p.0,
+            Err(e) => panic!("{s:?} refused: {e}"),
+        }
+    }
+
+    #[test]
+    fn accepts_and_normalises() {
+        assert_eq!(ok("path"), "path");
+        assert_eq!(ok("path/"), "path");
+        assert_eq!(ok("a//b"), "a/b");
+        assert_eq!(ok("./a"), "a");
+        assert_eq!(ok("."), "");
+        assert_eq!(ok(""), "");
+        assert_eq!(ok("..."), "...");
+        assert_eq!(ok("a..b"), "a..b");
+        assert_eq!(ok("..a"), "..a");
+        assert_eq!(ok("a?b"), "a?b");
+        assert_eq!(ok("a%20b/c d.txt"), "a b/c d.txt");
+        assert_eq!(ok("ünï/çødé ✓.bin"), "ünï/çødé ✓.bin");
+        assert_eq!(ok("100%"), "100%");
+        assert_eq!(ok("a%zz"), "a%zz");
+    }
+
+    #[test]
+    fn refuses_every_payload_shape() {
+        for bad in [
+            "..",
+            "../x",
+            "a/../../x",
+            "%2e%2e/x",
+            "..%2fx",
+            "%252e%252e%252fx",
+            "%25252e%25252e/x",
+            "x/%2e%2e/y",
+            "/abs",
+            "%2fetc%2fx",
+            "//server/share",
+            "\\\\server\\share",
+            "C:/x",
+            "c:/x",
+            "C:\\x",
+            "C:foo",
+            "file:///etc/passwd",
+            "FILE:/etc/passwd",
+            "s3://bucket/x",
+            "x#y",
+            "x%23y",
+            "a%5cb.txt",
+            "x%00y.txt",
+            "x\0y",
+            "a\nb",
+            "a\u{7f}b",
+            "%ff",
+            "%2525252525252525252525252e",
+        ] {
+            assert!(ArtifactPath::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn join_and_parent() {
+        let p = ArtifactPath::parse("a/b").unwrap_or_default();
+        assert_eq!(p.join("c/d").map(|p| p.0), Ok("a/b/c/d".to_owned()));
+        assert!(p.join("../x").is_err());
+        assert_eq!(p.parent().map(|p| p.0), Some("a".to_owned()));
+        assert_eq!(p.file_name(), Some("b"));
+        assert_eq!(ArtifactPath::root().parent(), None);
+    }
+
+    proptest! {
+        #[test]
+        fn accepted_paths_are_safe(s in "\\PC{0,40}") {
+            if let Ok(p) = ArtifactPath::parse(&s) {
+                let v = p.as_str();
+                prop_assert!(!v.starts_with('/'));
+                prop_assert!(!v.contains('\\') && !v.contains('#'));
+                prop_assert!(!v.chars().any(|c| c.is_control()));
+                prop_assert!(v.is_empty() || v.split('/').all(|seg| !seg.is_empty() && seg != ".." && seg != "."));
+                prop_assert!(!is_drive(v));
+            }
+        }
+
+        #[test]
+        fn encoded_dotdot_is_always_refused(prefix in "[a-z]{0,5}", rounds in 0usize..4, sep in prop::sample::select(vec!["/", "%2f", "%2F"])) {
+            let mut dots = String::from("..");
+            for _ in 0..rounds {
+                dots = dots.replace('%', "%25").replace('.', "%2e");
+            }
+            let s = if prefix.is_empty() { format!("{dots}{sep}x") } else { format!("{prefix}/{dots}{sep}x") };
+            prop_assert!(ArtifactPath::parse(&s).is_err(), "{} accepted", s);
+        }
+
+        #[test]
+        fn parse_is_idempotent(s in "[a-z0-9 ./%_-]{0,30}") {
+            if let Ok(p) = ArtifactPath::parse(&s) {
+                let again = ArtifactPath::parse(p.as_str());
+                prop_assert_eq!(again.as_ref().map(|q| q.as_str()), Ok(p.as_str()));
+            }
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! The safe Rust interface a plugin implements. [`crate::export_plugin!`]
+//! turns an implementation into the `extern "C"` vtable; a plugin crate never
+//! writes `unsafe`.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::ffi::FfiBuf;
+use crate::path::ArtifactPath;
+use crate::types::{ByteRange, Capabilities, CompletedPart, FileInfo, ListPage, MultipartUpload};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+
+/// A chunk of file data. Build one with [`FfiBuf::from_vec`] or
+/// [`FfiBuf::from_owner`] (e.g. over a `bytes::Bytes`); no copy is made when it
+/// crosses the boundary.
+pub type Chunk = FfiBuf;
+
+/// A boxed future handed to [`Plugin::spawn`].
+pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// A plugin: its identity and its constructor.
+pub trait Plugin: Send + Sync + 'static {
+    /// Short name, e.g. `local`.
+    const NAME: &'static str;
+    /// Version, usually `env!("CARGO_PKG_VERSION")`.
+    const VERSION: &'static str;
+    /// URI schemes served, e.g. `&["file"]`.
+    const SCHEMES: &'static [&'static str];
+    /// What its stores can do.
+    const CAPABILITIES: Capabilities;
+    /// The store type.
+    type Store: Store;
+
+    /// Runs `fut` to completion on the plugin's own runtime. A plugin library
+    /// carries its own copy of its async runtime: futures that use timers or
+    /// I/O must run there, never on the host's threads.
+    fn spawn(fut: BoxFuture) -> Result<()>;
+
+    /// Opens a store for `uri` with its configuration. Unknown keys must be
+    /// refused by name (see [`Config::finish`]).
+    fn open(
+        uri: String,
+        config: Config,
+    ) -> impl Future<Output = Result<Self::Store>> + Send + 'static;
+}
+
+/// A store: the minimum primitive set. Conveniences live in the host.
+pub trait Store: Send + Sync + 'static {
+    /// A streaming reader.
+    type Reader: Reader;
+    /// A streaming, atomically published writer.
+    type Writer: Writer;
+
+    /// Describes `path` (file or directory); `NOT_FOUND` if absent.
+    fn stat(&self, path: &ArtifactPath) -> impl Future<Output = Result<FileInfo>> + Send;
+    /// Lists the immediate children of `path`, sorted by name, at most
+    /// `page_size` per page, continuing after `token`. A missing path or a
+    /// file gives an empty page.
+    fn list(
+        &self,
+        path: &ArtifactPath,
+        token: Option<&str>,
+        page_size: usize,
+    ) -> impl Future<Output = Result<ListPage>> + Send;
+    /// Opens `path` for reading. A range past the end is
+    /// `RANGE_NOT_SATISFIABLE` when it starts beyond the size, and is clipped
+    /// when only its end is beyond the size.
+    fn read(
+        &self,
+        path: &ArtifactPath,
+        range: Option<ByteRange>,
+    ) -> impl Future<Output = Result<Self::Reader>> + Send;
+    /// Starts writing `path`; parent directories are implied.
+    fn write(&self, path: &ArtifactPath) -> impl Future<Output = Result<Self::Writer>> + Send;
+    /// Deletes a file or a whole subtree; a missing path is success.
+    fn delete(&self, path: &ArtifactPath) -> impl Future<Output = Result<()>> + Send;
+    /// Starts a presigned multipart upload, or `UNSUPPORTED`.
+    fn multipart_create(
+        &self,
+        path: &ArtifactPath,
+        num_parts: u32,
+    ) -> impl Future<Output = Result<MultipartUpload>> + Send;
+    /// Completes a multipart upload, or `UNSUPPORTED`.
+    fn multipart_complete(
+        &self,
+        path: &ArtifactPath,
+        upload_id: &str,
+        parts: &[CompletedPart],
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Aborts a multipart upload, or `UNSUPPORTED`.
+    fn multipart_abort(
+        &self,
+        path: &ArtifactPath,
+        upload_id: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Streams a file out in chunks.
+pub trait Reader: Send + 'static {
+    /// The next chunk, or `None` at the end.
+    fn next_chunk(&mut self) -> impl Future<Output = Result<Option<Chunk>>> + Send;
+}
+
+/// Streams a file in. Nothing is visible under the final name until
+/// [`Writer::finish`] succeeds; [`Writer::abort`] or dropping the writer
+/// discards everything written.
+pub trait Writer: Send + 'static {
+    /// Appends a chunk.
+    fn write(&mut self, chunk: Chunk) -> impl Future<Output = Result<()>> + Send;
+    /// Publishes the file atomically.
+    fn finish(self) -> impl Future<Output = Result<()>> + Send;
+    /// Discards the file.
+    fn abort(self) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// The flat string map a store is opened with.
+///
+/// Keys are taken one by one as the plugin parses them; [`Config::finish`]
+/// then refuses whatever is left, naming the keys. `Debug` shows keys only,
+/// since values may be secrets.
+#[derive(Clone, Default)]
+pub struct Config {
+    entries: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.entries.keys()).finish()
+    }
+}
+
+impl Config {
+    /// Builds a config from pairs.
+    pub fn from_pairs<I, K, V>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Self {
+            entries: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    /// Reads a value without taking it.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.entries.get(key).map(String::as_str)
+    }
+
+    /// Takes a value.
+    pub fn take(&mut self, key: &str) -> Option<String> {
+        self.entries.remove(key)
+    }
+
+    /// Takes and parses a value; a parse failure names the key.
+    pub fn take_parsed<T: std::str::FromStr>(&mut self, key: &str) -> Result<Option<T>> {
+        match self.entries.remove(key) {
+            None => Ok(None),
+            Some(v) => v.trim().parse().map(Some).map_err(|_| {
+                Error::new(
+                    ErrorKind::CONFIG_INVALID,
+                    format!("invalid value for configuration key {key}"),
+                )
+            }),
+        }
+    }
+
+    /// Takes a boolean (`true/false/1/0/yes/no`, case-insensitive).
+    pub fn take_bool(&mut self, key: &str) -> Result<Option<bool>> {
+        match self.entries.remove(key) {
+            None => Ok(None),
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => Ok(Some(true)),
+                "false" | "0" | "no" | "off" | "" => Ok(Some(false)),
+                _ => Err(Error::new(
+                    ErrorKind::CONFIG_INVALID,
+                    format!("invalid boolean for configuration key {key} (expected true or false)"),
+                )),
+            },
+        }
+    }
+
+    /// Fails if any key was not taken.
+    pub fn finish(self) -> Result<()> {
+        if self.entries.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<&str> = self.entries.keys().map(String::as_str).collect();
+        Err(Error::new(
+            ErrorKind::CONFIG_INVALID,
+            format!("unknown configuration key(s): {}", keys.join(", ")),
+        ))
+    }
+
+    /// Whether no key is left.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}

@@ -1,0 +1,309 @@
+//! Plain data returned by store operations, in a Rust form (for plugin and
+//! host code) and a `#[repr(C)]` form (for the boundary).
+
+use crate::ffi::{FfiBuf, FfiPair, FfiVec};
+
+/// What a plugin can do. Capabilities are data: callers read them, they
+/// never probe by calling and catching `Unsupported`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// `stat` works.
+    pub stat: bool,
+    /// `list` works.
+    pub list: bool,
+    /// `read` works.
+    pub read: bool,
+    /// `read` honours byte ranges without reading the skipped bytes.
+    pub read_range: bool,
+    /// `write` works.
+    pub write: bool,
+    /// `delete` works.
+    pub delete: bool,
+    /// `multipart_*` works (presigned part uploads).
+    pub multipart: bool,
+    /// Directories exist on their own (an empty directory can be listed).
+    pub empty_dirs: bool,
+}
+
+impl Capabilities {
+    /// Everything but multipart: a full filesystem-like store.
+    pub const FILESYSTEM: Self = Self {
+        stat: true,
+        list: true,
+        read: true,
+        read_range: true,
+        write: true,
+        delete: true,
+        multipart: false,
+        empty_dirs: true,
+    };
+}
+
+/// A file or directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileInfo {
+    /// In a listing: the entry's name (one segment). From `stat`: the path
+    /// relative to the store root (empty for the root itself).
+    pub path: String,
+    /// Whether this is a directory (or a prefix).
+    pub is_dir: bool,
+    /// Size in bytes; 0 for directories.
+    pub size: u64,
+    /// Last modification, milliseconds since the Unix epoch, if known.
+    pub modified_ms: Option<i64>,
+}
+
+impl FileInfo {
+    /// Converts into the FFI form.
+    pub fn into_ffi(self) -> FfiFileInfo {
+        FfiFileInfo {
+            path: FfiBuf::from_string(self.path),
+            is_dir: self.is_dir,
+            size: self.size,
+            has_modified: self.modified_ms.is_some(),
+            modified_ms: self.modified_ms.unwrap_or(0),
+        }
+    }
+}
+
+/// The FFI form of [`FileInfo`].
+#[repr(C)]
+#[derive(Debug)]
+pub struct FfiFileInfo {
+    /// See [`FileInfo::path`].
+    pub path: FfiBuf,
+    /// See [`FileInfo::is_dir`].
+    pub is_dir: bool,
+    /// See [`FileInfo::size`].
+    pub size: u64,
+    /// Whether `modified_ms` is meaningful.
+    pub has_modified: bool,
+    /// See [`FileInfo::modified_ms`].
+    pub modified_ms: i64,
+}
+
+impl FfiFileInfo {
+    /// Converts back.
+    pub fn into_info(self) -> FileInfo {
+        FileInfo {
+            path: self.path.to_string_lossy(),
+            is_dir: self.is_dir,
+            size: self.size,
+            modified_ms: self.has_modified.then_some(self.modified_ms),
+        }
+    }
+}
+
+/// One page of a directory listing: the immediate children of a directory,
+/// sorted by name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListPage {
+    /// The entries of this page.
+    pub entries: Vec<FileInfo>,
+    /// Pass this back to get the next page; `None` when this is the last.
+    pub next_token: Option<String>,
+}
+
+impl ListPage {
+    /// Converts into the FFI form.
+    pub fn into_ffi(self) -> FfiListPage {
+        FfiListPage {
+            entries: self
+                .entries
+                .into_iter()
+                .map(FileInfo::into_ffi)
+                .collect::<Vec<_>>()
+                .into(),
+            has_next: self.next_token.is_some(),
+            next_token: FfiBuf::from_string(self.next_token.unwrap_or_default()),
+        }
+    }
+}
+
+/// The FFI form of [`ListPage`].
+#[repr(C)]
+#[derive(Debug)]
+pub struct FfiListPage {
+    /// The entries.
+    pub entries: FfiVec<FfiFileInfo>,
+    /// Whether there is a next page.
+    pub has_next: bool,
+    /// The token for the next page.
+    pub next_token: FfiBuf,
+}
+
+impl FfiListPage {
+    /// Converts back.
+    pub fn into_page(self) -> ListPage {
+        ListPage {
+            entries: self
+                .entries
+                .into_vec()
+                .into_iter()
+                .map(FfiFileInfo::into_info)
+                .collect(),
+            next_token: self.has_next.then(|| self.next_token.to_string_lossy()),
+        }
+    }
+}
+
+/// A byte range of a read: `start` inclusive, `end` exclusive (`None`: to the
+/// end of the file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ByteRange {
+    /// First byte.
+    pub start: u64,
+    /// One past the last byte, if bounded.
+    pub end: Option<u64>,
+}
+
+/// The FFI form of an optional [`ByteRange`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FfiRange {
+    /// Whether a range was requested at all.
+    pub present: bool,
+    /// First byte.
+    pub start: u64,
+    /// Whether `end` is meaningful.
+    pub has_end: bool,
+    /// One past the last byte.
+    pub end: u64,
+}
+
+impl FfiRange {
+    /// Converts from Rust.
+    pub fn from_range(r: Option<ByteRange>) -> Self {
+        match r {
+            None => Self::default(),
+            Some(r) => Self {
+                present: true,
+                start: r.start,
+                has_end: r.end.is_some(),
+                end: r.end.unwrap_or(0),
+            },
+        }
+    }
+
+    /// Converts to Rust.
+    pub fn to_range(self) -> Option<ByteRange> {
+        self.present.then_some(ByteRange {
+            start: self.start,
+            end: self.has_end.then_some(self.end),
+        })
+    }
+}
+
+/// A presigned URL for one part of a multipart upload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PresignedPart {
+    /// 1-based part number.
+    pub part_number: u32,
+    /// Where the client PUTs the part.
+    pub url: String,
+    /// Headers the client must send with it.
+    pub headers: Vec<(String, String)>,
+}
+
+/// A started multipart upload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MultipartUpload {
+    /// The backend's upload id (may be empty where the backend has none).
+    pub upload_id: String,
+    /// One URL per part.
+    pub parts: Vec<PresignedPart>,
+}
+
+/// A part the client uploaded, as reported to `multipart_complete`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompletedPart {
+    /// 1-based part number.
+    pub part_number: u32,
+    /// The ETag the backend returned for the part.
+    pub etag: String,
+    /// The URL the part was uploaded to (some backends need it).
+    pub url: String,
+}
+
+/// The FFI form of [`PresignedPart`].
+#[repr(C)]
+#[derive(Debug)]
+pub struct FfiPresignedPart {
+    /// See [`PresignedPart::part_number`].
+    pub part_number: u32,
+    /// See [`PresignedPart::url`].
+    pub url: FfiBuf,
+    /// See [`PresignedPart::headers`].
+    pub headers: FfiVec<FfiPair>,
+}
+
+/// The FFI form of [`MultipartUpload`].
+#[repr(C)]
+#[derive(Debug)]
+pub struct FfiMultipartUpload {
+    /// See [`MultipartUpload::upload_id`].
+    pub upload_id: FfiBuf,
+    /// See [`MultipartUpload::parts`].
+    pub parts: FfiVec<FfiPresignedPart>,
+}
+
+impl MultipartUpload {
+    /// Converts into the FFI form.
+    pub fn into_ffi(self) -> FfiMultipartUpload {
+        FfiMultipartUpload {
+            upload_id: FfiBuf::from_string(self.upload_id),
+            parts: self
+                .parts
+                .into_iter()
+                .map(|p| FfiPresignedPart {
+                    part_number: p.part_number,
+                    url: FfiBuf::from_string(p.url),
+                    headers: p
+                        .headers
+                        .into_iter()
+                        .map(|(k, v)| FfiPair::new(k, v))
+                        .collect::<Vec<_>>()
+                        .into(),
+                })
+                .collect::<Vec<_>>()
+                .into(),
+        }
+    }
+}
+
+impl FfiMultipartUpload {
+    /// Converts back.
+    pub fn into_upload(self) -> MultipartUpload {
+        MultipartUpload {
+            upload_id: self.upload_id.to_string_lossy(),
+            parts: self
+                .parts
+                .as_slice()
+                .iter()
+                .map(|p| PresignedPart {
+                    part_number: p.part_number,
+                    url: p.url.to_string_lossy(),
+                    headers: p
+                        .headers
+                        .as_slice()
+                        .iter()
+                        .map(FfiPair::to_strings)
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The FFI form of [`CompletedPart`] (borrowed for one call).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct FfiCompletedPart<'a> {
+    /// See [`CompletedPart::part_number`].
+    pub part_number: u32,
+    /// See [`CompletedPart::etag`].
+    pub etag: crate::ffi::FfiStr<'a>,
+    /// See [`CompletedPart::url`].
+    pub url: crate::ffi::FfiStr<'a>,
+}
