@@ -17,8 +17,7 @@
 use crate::error::{ErrorKind, FfiError};
 use crate::ffi::{FfiBuf, FfiKv, FfiPair, FfiResult, FfiSlice, FfiStr, FfiUnit, FfiVec};
 use crate::types::{
-    Capabilities, FfiCompletedPart, FfiFileInfo, FfiListPage, FfiMultipartUpload, FfiPresignedPart,
-    FfiRange,
+    Capabilities, FfiCompletedPart, FfiFileInfo, FfiListPage, FfiMultipartUpload, FfiPresignedPart, FfiRange,
 };
 use async_ffi::FfiFuture;
 use std::ffi::c_void;
@@ -102,24 +101,16 @@ pub struct PluginVTable {
     /// What the stores of this plugin can do.
     pub capabilities: Capabilities,
     /// Opens a store for `uri` with a flat configuration map.
-    pub open: unsafe extern "C" fn(
-        uri: FfiStr<'_>,
-        config: FfiSlice<'_, FfiKv<'_>>,
-    ) -> FfiOp<StoreHandle>,
+    pub open: unsafe extern "C" fn(uri: FfiStr<'_>, config: FfiSlice<'_, FfiKv<'_>>) -> FfiOp<StoreHandle>,
     /// Releases a store.
     pub store_drop: unsafe extern "C" fn(StoreHandle),
     /// Describes one path.
     pub stat: unsafe extern "C" fn(StoreHandle, path: FfiStr<'_>) -> FfiOp<FfiFileInfo>,
     /// Lists the immediate children of a directory, one page at a time.
-    pub list: unsafe extern "C" fn(
-        StoreHandle,
-        path: FfiStr<'_>,
-        token: FfiStr<'_>,
-        page_size: u32,
-    ) -> FfiOp<FfiListPage>,
+    pub list:
+        unsafe extern "C" fn(StoreHandle, path: FfiStr<'_>, token: FfiStr<'_>, page_size: u32) -> FfiOp<FfiListPage>,
     /// Opens a file for reading, optionally a byte range of it.
-    pub read:
-        unsafe extern "C" fn(StoreHandle, path: FfiStr<'_>, range: FfiRange) -> FfiOp<ReaderHandle>,
+    pub read: unsafe extern "C" fn(StoreHandle, path: FfiStr<'_>, range: FfiRange) -> FfiOp<ReaderHandle>,
     /// The next chunk; an empty buffer means end of file.
     pub reader_next: unsafe extern "C" fn(ReaderHandle) -> FfiOp<FfiBuf>,
     /// Releases a reader.
@@ -137,11 +128,8 @@ pub struct PluginVTable {
     /// Deletes a file or a whole directory; a missing path is success.
     pub delete: unsafe extern "C" fn(StoreHandle, path: FfiStr<'_>) -> FfiOp<FfiUnit>,
     /// Starts a multipart upload with presigned part URLs.
-    pub multipart_create: unsafe extern "C" fn(
-        StoreHandle,
-        path: FfiStr<'_>,
-        num_parts: u32,
-    ) -> FfiOp<FfiMultipartUpload>,
+    pub multipart_create:
+        unsafe extern "C" fn(StoreHandle, path: FfiStr<'_>, num_parts: u32) -> FfiOp<FfiMultipartUpload>,
     /// Completes a multipart upload.
     pub multipart_complete: unsafe extern "C" fn(
         StoreHandle,
@@ -150,11 +138,7 @@ pub struct PluginVTable {
         parts: FfiSlice<'_, FfiCompletedPart<'_>>,
     ) -> FfiOp<FfiUnit>,
     /// Aborts a multipart upload.
-    pub multipart_abort: unsafe extern "C" fn(
-        StoreHandle,
-        path: FfiStr<'_>,
-        upload_id: FfiStr<'_>,
-    ) -> FfiOp<FfiUnit>,
+    pub multipart_abort: unsafe extern "C" fn(StoreHandle, path: FfiStr<'_>, upload_id: FfiStr<'_>) -> FfiOp<FfiUnit>,
 }
 
 // SAFETY: the vtable is immutable static data.

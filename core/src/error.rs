@@ -201,12 +201,7 @@ impl FfiError {
             kind: self.kind,
             temporary: self.temporary,
             message: self.message.to_string_lossy(),
-            context: self
-                .context
-                .as_slice()
-                .iter()
-                .map(FfiPair::to_strings)
-                .collect(),
+            context: self.context.as_slice().iter().map(FfiPair::to_strings).collect(),
         }
     }
 }
@@ -217,9 +212,7 @@ mod tests {
 
     #[test]
     fn error_roundtrips_through_ffi() {
-        let e = Error::not_found("no such file: a/b")
-            .temporary()
-            .with("bucket", "x");
+        let e = Error::not_found("no such file: a/b").temporary().with("bucket", "x");
         let back = e.clone().into_ffi().into_error();
         assert_eq!(back, e);
         assert_eq!(back.to_string(), "no such file: a/b (bucket: x)");

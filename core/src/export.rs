@@ -5,16 +5,12 @@
 //! Invariant: no function here lets a panic unwind into the host, and no
 //! future it returns ever panics when polled.
 
-use crate::abi::{
-    ABI_VERSION, FfiOp, MAGIC, PluginDecl, PluginVTable, ReaderHandle, StoreHandle, WriterHandle,
-};
+use crate::abi::{ABI_VERSION, FfiOp, MAGIC, PluginDecl, PluginVTable, ReaderHandle, StoreHandle, WriterHandle};
 use crate::error::{Error, Result};
 use crate::ffi::{FfiBuf, FfiKv, FfiResult, FfiSlice, FfiStr, FfiUnit};
 use crate::path::ArtifactPath;
 use crate::plugin::{Config, Plugin, Reader, Store, Writer};
-use crate::types::{
-    CompletedPart, FfiCompletedPart, FfiFileInfo, FfiListPage, FfiMultipartUpload, FfiRange,
-};
+use crate::types::{CompletedPart, FfiCompletedPart, FfiFileInfo, FfiListPage, FfiMultipartUpload, FfiRange};
 use async_ffi::FutureExt as _;
 use std::any::Any;
 use std::ffi::c_void;
@@ -97,10 +93,7 @@ where
 }
 
 /// Runs the synchronous part of a thunk, catching panics.
-fn guard<P: Plugin, T: Send + 'static>(
-    what: &'static str,
-    f: impl FnOnce() -> FfiOp<T>,
-) -> FfiOp<T> {
+fn guard<P: Plugin, T: Send + 'static>(what: &'static str, f: impl FnOnce() -> FfiOp<T>) -> FfiOp<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(op) => op,
         Err(p) => ready(Err(panicked::<P>(what, &panic_message(p.as_ref())))),
@@ -147,19 +140,13 @@ fn put<T>(slot: &Slot<T>, v: T) {
     }
 }
 
-unsafe extern "C" fn open_thunk<P: Plugin>(
-    uri: FfiStr<'_>,
-    config: FfiSlice<'_, FfiKv<'_>>,
-) -> FfiOp<StoreHandle> {
+unsafe extern "C" fn open_thunk<P: Plugin>(uri: FfiStr<'_>, config: FfiSlice<'_, FfiKv<'_>>) -> FfiOp<StoreHandle> {
     guard::<P, _>("open", || {
         let args = (|| -> Result<_> {
             let uri = str_arg(uri, "uri")?;
             let mut pairs = Vec::new();
             for kv in config.as_slice() {
-                pairs.push((
-                    str_arg(kv.key, "config key")?,
-                    str_arg(kv.value, "config value")?,
-                ));
+                pairs.push((str_arg(kv.key, "config key")?, str_arg(kv.value, "config value")?));
             }
             Ok((uri, Config::from_pairs(pairs)))
         })();
@@ -211,11 +198,7 @@ unsafe extern "C" fn list_thunk<P: Plugin>(
     })
 }
 
-unsafe extern "C" fn read_thunk<P: Plugin>(
-    h: StoreHandle,
-    path: FfiStr<'_>,
-    range: FfiRange,
-) -> FfiOp<ReaderHandle> {
+unsafe extern "C" fn read_thunk<P: Plugin>(h: StoreHandle, path: FfiStr<'_>, range: FfiRange) -> FfiOp<ReaderHandle> {
     guard::<P, _>("read", || {
         // SAFETY: the host passes live handles only.
         let s = unsafe { store::<P>(h) };
@@ -255,10 +238,7 @@ unsafe extern "C" fn reader_drop_thunk<P: Plugin>(h: ReaderHandle) {
     }));
 }
 
-unsafe extern "C" fn write_thunk<P: Plugin>(
-    h: StoreHandle,
-    path: FfiStr<'_>,
-) -> FfiOp<WriterHandle> {
+unsafe extern "C" fn write_thunk<P: Plugin>(h: StoreHandle, path: FfiStr<'_>) -> FfiOp<WriterHandle> {
     guard::<P, _>("write", || {
         // SAFETY: the host passes live handles only.
         let s = unsafe { store::<P>(h) };
@@ -271,10 +251,7 @@ unsafe extern "C" fn write_thunk<P: Plugin>(
     })
 }
 
-unsafe extern "C" fn writer_write_thunk<P: Plugin>(
-    h: WriterHandle,
-    chunk: FfiBuf,
-) -> FfiOp<FfiUnit> {
+unsafe extern "C" fn writer_write_thunk<P: Plugin>(h: WriterHandle, chunk: FfiBuf) -> FfiOp<FfiUnit> {
     guard::<P, _>("write", || {
         // SAFETY: made by `write_thunk::<P>`.
         let slot = unsafe { slot::<<P::Store as Store>::Writer>(h.0) };
@@ -295,10 +272,7 @@ unsafe extern "C" fn writer_finish_thunk<P: Plugin>(h: WriterHandle) -> FfiOp<Ff
         // SAFETY: made by `write_thunk::<P>`.
         let slot = unsafe { slot::<<P::Store as Store>::Writer>(h.0) };
         run::<P, _, _>("finish", async move {
-            take(&slot, "writer")?
-                .finish()
-                .await
-                .map(|()| FfiUnit::default())
+            take(&slot, "writer")?.finish().await.map(|()| FfiUnit::default())
         })
     })
 }
@@ -329,9 +303,10 @@ unsafe extern "C" fn delete_thunk<P: Plugin>(h: StoreHandle, path: FfiStr<'_>) -
         // SAFETY: the host passes live handles only.
         let s = unsafe { store::<P>(h) };
         let path = path_arg(path);
-        run::<P, _, _>("delete", async move {
-            s.delete(&path?).await.map(|()| FfiUnit::default())
-        })
+        run::<P, _, _>(
+            "delete",
+            async move { s.delete(&path?).await.map(|()| FfiUnit::default()) },
+        )
     })
 }
 
@@ -392,9 +367,7 @@ unsafe extern "C" fn mpu_abort_thunk<P: Plugin>(
         let path = path_arg(path);
         let id = str_arg(upload_id, "upload id");
         run::<P, _, _>("multipart_abort", async move {
-            s.multipart_abort(&path?, &id?)
-                .await
-                .map(|()| FfiUnit::default())
+            s.multipart_abort(&path?, &id?).await.map(|()| FfiUnit::default())
         })
     })
 }
@@ -461,8 +434,7 @@ macro_rules! export_plugin {
         /// The Arca plugin entry point.
         #[unsafe(no_mangle)]
         pub extern "C" fn arca_plugin_entry() -> *const $crate::abi::PluginDecl {
-            static DECL: ::std::sync::OnceLock<$crate::abi::PluginDecl> =
-                ::std::sync::OnceLock::new();
+            static DECL: ::std::sync::OnceLock<$crate::abi::PluginDecl> = ::std::sync::OnceLock::new();
             $crate::export::entry::<$plugin>(&DECL)
         }
     };

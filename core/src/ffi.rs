@@ -367,11 +367,7 @@ mod tests {
 
     #[test]
     fn vec_into_vec_moves_elements() {
-        let v: FfiVec<FfiBuf> = vec![
-            FfiBuf::from_string("a".into()),
-            FfiBuf::from_string("bc".into()),
-        ]
-        .into();
+        let v: FfiVec<FfiBuf> = vec![FfiBuf::from_string("a".into()), FfiBuf::from_string("bc".into())].into();
         assert_eq!(v.as_slice().len(), 2);
         let back = v.into_vec();
         assert_eq!(back[1].as_bytes(), b"bc");

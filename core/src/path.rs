@@ -114,8 +114,7 @@ impl ArtifactPath {
         let mut cur = raw.to_owned();
         let mut stable = false;
         for _ in 0..MAX_DECODE_ROUNDS {
-            let next =
-                percent_decode_once(&cur).ok_or_else(|| err("percent-decodes to invalid UTF-8"))?;
+            let next = percent_decode_once(&cur).ok_or_else(|| err("percent-decodes to invalid UTF-8"))?;
             if next == cur {
                 stable = true;
                 break;

@@ -38,10 +38,7 @@ pub trait Plugin: Send + Sync + 'static {
 
     /// Opens a store for `uri` with its configuration. Unknown keys must be
     /// refused by name (see [`Config::finish`]).
-    fn open(
-        uri: String,
-        config: Config,
-    ) -> impl Future<Output = Result<Self::Store>> + Send + 'static;
+    fn open(uri: String, config: Config) -> impl Future<Output = Result<Self::Store>> + Send + 'static;
 }
 
 /// A store: the minimum primitive set. Conveniences live in the host.
@@ -65,11 +62,7 @@ pub trait Store: Send + Sync + 'static {
     /// Opens `path` for reading. A range past the end is
     /// `RANGE_NOT_SATISFIABLE` when it starts beyond the size, and is clipped
     /// when only its end is beyond the size.
-    fn read(
-        &self,
-        path: &ArtifactPath,
-        range: Option<ByteRange>,
-    ) -> impl Future<Output = Result<Self::Reader>> + Send;
+    fn read(&self, path: &ArtifactPath, range: Option<ByteRange>) -> impl Future<Output = Result<Self::Reader>> + Send;
     /// Starts writing `path`; parent directories are implied.
     fn write(&self, path: &ArtifactPath) -> impl Future<Output = Result<Self::Writer>> + Send;
     /// Deletes a file or a whole subtree; a missing path is success.
@@ -88,11 +81,7 @@ pub trait Store: Send + Sync + 'static {
         parts: &[CompletedPart],
     ) -> impl Future<Output = Result<()>> + Send;
     /// Aborts a multipart upload, or `UNSUPPORTED`.
-    fn multipart_abort(
-        &self,
-        path: &ArtifactPath,
-        upload_id: &str,
-    ) -> impl Future<Output = Result<()>> + Send;
+    fn multipart_abort(&self, path: &ArtifactPath, upload_id: &str) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// Streams a file out in chunks.
@@ -138,10 +127,7 @@ impl Config {
         V: Into<String>,
     {
         Self {
-            entries: pairs
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
+            entries: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
         }
     }
 

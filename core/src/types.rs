@@ -284,12 +284,7 @@ impl FfiMultipartUpload {
                 .map(|p| PresignedPart {
                     part_number: p.part_number,
                     url: p.url.to_string_lossy(),
-                    headers: p
-                        .headers
-                        .as_slice()
-                        .iter()
-                        .map(FfiPair::to_strings)
-                        .collect(),
+                    headers: p.headers.as_slice().iter().map(FfiPair::to_strings).collect(),
                 })
                 .collect(),
         }
