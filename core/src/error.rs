@@ -40,6 +40,8 @@ impl ErrorKind {
     pub const UNEXPECTED: Self = Self(12);
     /// The path is a directory where a file was expected (or the reverse).
     pub const IS_A_DIRECTORY: Self = Self(13);
+    /// A plugin library cannot be used (missing, not a plugin, wrong ABI).
+    pub const PLUGIN_INVALID: Self = Self(14);
 
     /// A short lower-case name.
     pub fn name(self) -> &'static str {
@@ -56,6 +58,7 @@ impl ErrorKind {
             10 => "rate limited",
             11 => "unavailable",
             13 => "is a directory",
+            14 => "plugin invalid",
             _ => "unexpected",
         }
     }

@@ -1,0 +1,158 @@
+//! The `arca` command line.
+
+mod cp;
+mod localfs;
+mod ops;
+
+use arca_core::{Error, ErrorKind};
+use arca_host::Registry;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Arca: an MLflow-compatible artifact store.
+///
+/// URIs name a store and a path inside it: `file:///data/mlruns/0/run1`,
+/// `s3://bucket/prefix/file`, … A plain path (`./mlruns/x`) is a local path.
+/// Plugins are found through a manifest: `--plugins FILE`, else
+/// `$ARCA_PLUGINS`, else `plugins.toml` beside the `arca` executable.
+#[derive(Debug, Parser)]
+#[command(name = "arca", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// The plugin manifest to use.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub plugins: Option<PathBuf>,
+    /// Show no progress bars.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List a directory (or describe a file).
+    Ls(LsArgs),
+    /// Describe a file or directory.
+    Stat(StatArgs),
+    /// Write a file's content to standard output.
+    Cat(CatArgs),
+    /// Copy files: local ↔ store, or store ↔ store.
+    ///
+    /// A plain path is local; anything with a scheme goes through its plugin.
+    /// With -r, the contents of SRC are copied into DST (like MLflow's
+    /// log_artifacts): `arca cp -r ./outputs s3://b/run1/artifacts`.
+    /// A single file copied to a DST ending in `/` or naming an existing
+    /// directory lands inside it under its own name.
+    Cp(CpArgs),
+    /// Remove a file, or a directory with -r.
+    Rm(RmArgs),
+    /// Inspect the installed plugins.
+    #[command(subcommand)]
+    Plugins(PluginsCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// What to list.
+    pub uri: String,
+    /// Print JSON (MLflow's list format: path, is_dir, file_size).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatArgs {
+    /// What to describe.
+    pub uri: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CatArgs {
+    /// The file to print.
+    pub uri: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// Source: a local path or a store URI.
+    pub src: String,
+    /// Destination: a local path or a store URI.
+    pub dst: String,
+    /// Copy a directory's contents, recursively.
+    #[arg(short, long)]
+    pub recursive: bool,
+    /// Transfers to run at once in a recursive copy.
+    #[arg(short = 'j', long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// What to remove.
+    pub uri: String,
+    /// Remove a directory and everything under it.
+    #[arg(short, long)]
+    pub recursive: bool,
+    /// Succeed even if nothing exists there.
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginsCommand {
+    /// List the manifest's plugins: schemes, library, and whether each loads.
+    List,
+}
+
+/// Why the command failed: bad usage (exit 2) or a failed operation (exit 1).
+#[derive(Debug)]
+pub enum Failure {
+    Usage(String),
+    Failed(Vec<Error>),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Failed(vec![e])
+    }
+}
+
+impl From<arca_core::PathError> for Failure {
+    fn from(e: arca_core::PathError) -> Self {
+        Failure::Usage(e.to_string())
+    }
+}
+
+pub fn usage(msg: impl Into<String>) -> Failure {
+    Failure::Usage(msg.into())
+}
+
+pub type CliResult<T = ()> = std::result::Result<T, Failure>;
+
+fn registry(cli: &Cli) -> CliResult<Registry> {
+    Registry::discover(cli.plugins.as_deref()).map_err(|e| {
+        let hint = "build with `cargo xtask build`, or point --plugins / ARCA_PLUGINS at a plugins.toml";
+        Failure::Failed(vec![Error::new(e.kind, format!("{} ({hint})", e.message))])
+    })
+}
+
+pub async fn run(cli: Cli) -> CliResult {
+    let reg = registry(&cli)?;
+    let progress = !cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    match &cli.command {
+        Command::Ls(a) => ops::ls(&reg, a).await,
+        Command::Stat(a) => ops::stat(&reg, a).await,
+        Command::Cat(a) => ops::cat(&reg, a).await,
+        Command::Rm(a) => ops::rm(&reg, a).await,
+        Command::Plugins(PluginsCommand::List) => ops::plugins_list(&reg),
+        Command::Cp(a) => cp::cp(&reg, a, progress).await,
+    }
+}
+
+/// Whether an error is a broken pipe on standard output (`arca cat x | head`).
+pub fn is_broken_pipe(e: &Error) -> bool {
+    e.kind == ErrorKind::UNEXPECTED && e.message.contains("Broken pipe")
+}

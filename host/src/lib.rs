@@ -1,0 +1,35 @@
+//! # arca-host: Arca's store registry
+//!
+//! Embed Arca's storage backends in a Rust program. A [`Registry`] reads a
+//! plugin manifest (a TOML file mapping URI schemes to plugin libraries),
+//! loads each plugin on the first use of its scheme, checks it (magic, ABI
+//! version, layout fingerprint) and opens [`Store`]s with idiomatic
+//! `async fn`s and `Stream`s of [`bytes::Bytes`]. The `arca` command and
+//! server use nothing else.
+//!
+//! ```no_run
+//! # async fn demo() -> arca_core::Result<()> {
+//! use arca_host::{ArtifactPath, Registry};
+//! let registry = Registry::discover(None)?; // --plugins, $ARCA_PLUGINS, or plugins.toml beside the binary
+//! let store = registry.open("file:///tmp/mlruns").await?;
+//! store.put_bytes(&ArtifactPath::parse("run1/hello.txt")?, "hi").await?;
+//! for entry in store.list(&ArtifactPath::parse("run1")?).await? {
+//!     println!("{} {}", entry.path, entry.size);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Policy lives here, not in plugins: retries of `temporary` errors
+//! ([`retry`]), redaction of credentials in URIs ([`uri::redact`]).
+
+pub mod loader;
+pub mod manifest;
+pub mod registry;
+pub mod retry;
+pub mod store;
+pub mod uri;
+
+pub use arca_core::{ArtifactPath, ByteRange, Capabilities, Error, ErrorKind, FileInfo, ListPage, Result};
+pub use manifest::{Manifest, PluginEntry};
+pub use registry::{PluginStatus, Registry};
+pub use store::{ReadStream, Store, WriteHandle};

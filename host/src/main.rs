@@ -1,0 +1,51 @@
+//! The `arca` command: a thin `main` over [`cli`]. Exit codes: 0 success,
+//! 1 an operation failed, 2 a usage error.
+
+mod cli;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    // A bug must still end in one readable line, never a panic message and a
+    // backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = arca_core::export::panic_message(info.payload());
+        eprintln!("arca: internal error: {msg}");
+    }));
+    let cli = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("RUST_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("arca: error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(cli::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(cli::Failure::Usage(msg)) => {
+            eprintln!("arca: error: {msg}");
+            ExitCode::from(2)
+        }
+        Err(cli::Failure::Failed(errors)) => {
+            for e in &errors {
+                if cli::is_broken_pipe(e) {
+                    return ExitCode::SUCCESS;
+                }
+                eprintln!("arca: error: {e}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! [`Store`]: the idiomatic async API over one opened plugin store.
+
+use crate::loader::LoadedPlugin;
+use crate::retry::Retry;
+use arca_core::abi::{FfiOp, ReaderHandle, StoreHandle, WriterHandle};
+use arca_core::ffi::{FfiBuf, FfiResult, FfiSlice, FfiStr};
+use arca_core::types::{FfiCompletedPart, FfiRange};
+use arca_core::{
+    ArtifactPath, ByteRange, Capabilities, CompletedPart, Error, FileInfo, ListPage, MultipartUpload, Result,
+};
+use bytes::Bytes;
+use futures_util::Stream;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// The page size used when a whole listing is wanted.
+pub const LIST_PAGE_SIZE: u32 = 1000;
+
+pub(crate) async fn await_op<T>(op: FfiOp<T>) -> Result<T> {
+    match op.await {
+        FfiResult::Ok(v) => Ok(v),
+        FfiResult::Err(e) => Err(e.into_error()),
+    }
+}
+
+struct Inner {
+    plugin: Arc<LoadedPlugin>,
+    handle: StoreHandle,
+    uri: String,
+    retry: Retry,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // SAFETY: the handle came from this plugin's `open` and is dropped once.
+        unsafe { (self.plugin.vtable.store_drop)(self.handle) }
+    }
+}
+
+/// An opened store. Cheap to clone; every clone shares the plugin's store.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("uri", &self.inner.uri).field("plugin", &self.inner.plugin.name).finish()
+    }
+}
+
+impl Store {
+    pub(crate) fn new(plugin: Arc<LoadedPlugin>, handle: StoreHandle, uri: String) -> Self {
+        Self { inner: Arc::new(Inner { plugin, handle, uri, retry: Retry::default() }) }
+    }
+
+    /// The URI it was opened with, credentials redacted.
+    pub fn uri(&self) -> &str {
+        &self.inner.uri
+    }
+
+    /// The serving plugin's name.
+    pub fn plugin_name(&self) -> &str {
+        &self.inner.plugin.name
+    }
+
+    /// What the store can do.
+    pub fn capabilities(&self) -> Capabilities {
+        self.inner.plugin.capabilities
+    }
+
+    fn ctx(&self, e: Error, path: &ArtifactPath) -> Error {
+        if e.context.iter().any(|(k, _)| k == "store") {
+            return e;
+        }
+        let _ = path;
+        e.with("store", self.inner.uri.clone())
+    }
+
+    async fn retried<T, F, Fut>(&self, path: &ArtifactPath, f: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        self.inner.retry.run(f).await.map_err(|e| self.ctx(e, path))
+    }
+
+    /// Describes a file or directory.
+    pub async fn stat(&self, path: &ArtifactPath) -> Result<FileInfo> {
+        let vt = self.inner.plugin.vtable;
+        self.retried(path, || async {
+            // SAFETY: live handle; the path string outlives the call.
+            let op = unsafe { (vt.stat)(self.inner.handle, FfiStr::new(path.as_str())) };
+            Ok(await_op(op).await?.into_info())
+        })
+        .await
+    }
+
+    /// One page of the immediate children of `path`.
+    pub async fn list_page(&self, path: &ArtifactPath, token: Option<&str>, page_size: u32) -> Result<ListPage> {
+        let vt = self.inner.plugin.vtable;
+        self.retried(path, || async {
+            // SAFETY: live handle; the strings outlive the call.
+            let op = unsafe {
+                (vt.list)(self.inner.handle, FfiStr::new(path.as_str()), FfiStr::new(token.unwrap_or("")), page_size)
+            };
+            Ok(await_op(op).await?.into_page())
+        })
+        .await
+    }
+
+    /// All immediate children of `path`, sorted by name (every page).
+    pub async fn list(&self, path: &ArtifactPath) -> Result<Vec<FileInfo>> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self.list_page(path, token.as_deref(), LIST_PAGE_SIZE).await?;
+            out.extend(page.entries);
+            match page.next_token {
+                Some(t) if Some(&t) != token.as_ref() => token = Some(t),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every file under `path`, recursively, with paths relative to `path`,
+    /// sorted. A file path yields that one file (with an empty relative path).
+    pub async fn walk(&self, path: &ArtifactPath) -> Result<Vec<FileInfo>> {
+        let root = self.stat(path).await?;
+        if !root.is_dir {
+            return Ok(vec![FileInfo { path: String::new(), ..root }]);
+        }
+        let mut out = Vec::new();
+        let mut stack = vec![String::new()];
+        while let Some(rel) = stack.pop() {
+            let dir = path.join(&rel)?;
+            for e in self.list(&dir).await? {
+                let child = if rel.is_empty() { e.path.clone() } else { format!("{rel}/{}", e.path) };
+                if e.is_dir {
+                    stack.push(child);
+                } else {
+                    out.push(FileInfo { path: child, ..e });
+                }
+            }
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    /// Opens a file for reading, optionally a byte range of it.
+    pub async fn read(&self, path: &ArtifactPath, range: Option<ByteRange>) -> Result<ReadStream> {
+        let vt = self.inner.plugin.vtable;
+        let handle = self
+            .retried(path, || async {
+                // SAFETY: live handle; the path outlives the call.
+                let op = unsafe { (vt.read)(self.inner.handle, FfiStr::new(path.as_str()), FfiRange::from_range(range)) };
+                await_op(op).await
+            })
+            .await?;
+        Ok(ReadStream { store: self.clone(), handle, pending: None, done: false })
+    }
+
+    /// Reads a whole file into memory (for small files only).
+    pub async fn get_bytes(&self, path: &ArtifactPath) -> Result<Vec<u8>> {
+        let mut r = self.read(path, None).await?;
+        let mut out = Vec::new();
+        while let Some(c) = r.next_chunk().await? {
+            out.extend_from_slice(&c);
+        }
+        Ok(out)
+    }
+
+    /// Starts writing a file; nothing is visible until [`WriteHandle::finish`].
+    pub async fn write(&self, path: &ArtifactPath) -> Result<WriteHandle> {
+        let vt = self.inner.plugin.vtable;
+        // SAFETY: live handle; the path outlives the call.
+        let op = unsafe { (vt.write)(self.inner.handle, FfiStr::new(path.as_str())) };
+        let handle = await_op(op).await.map_err(|e| self.ctx(e, path))?;
+        Ok(WriteHandle { store: self.clone(), handle: Some(handle), path: path.clone() })
+    }
+
+    /// Writes a whole file from memory.
+    pub async fn put_bytes(&self, path: &ArtifactPath, data: impl Into<Bytes>) -> Result<()> {
+        let mut w = self.write(path).await?;
+        w.write(data.into()).await?;
+        w.finish().await
+    }
+
+    /// Deletes a file or a whole directory; a missing path is success.
+    pub async fn delete(&self, path: &ArtifactPath) -> Result<()> {
+        let vt = self.inner.plugin.vtable;
+        self.retried(path, || async {
+            // SAFETY: live handle; the path outlives the call.
+            let op = unsafe { (vt.delete)(self.inner.handle, FfiStr::new(path.as_str())) };
+            await_op(op).await.map(drop)
+        })
+        .await
+    }
+
+    /// Starts a presigned multipart upload.
+    pub async fn multipart_create(&self, path: &ArtifactPath, num_parts: u32) -> Result<MultipartUpload> {
+        let vt = self.inner.plugin.vtable;
+        // SAFETY: live handle; the path outlives the call.
+        let op = unsafe { (vt.multipart_create)(self.inner.handle, FfiStr::new(path.as_str()), num_parts) };
+        Ok(await_op(op).await.map_err(|e| self.ctx(e, path))?.into_upload())
+    }
+
+    /// Completes a multipart upload.
+    pub async fn multipart_complete(&self, path: &ArtifactPath, upload_id: &str, parts: &[CompletedPart]) -> Result<()> {
+        let vt = self.inner.plugin.vtable;
+        let ffi: Vec<FfiCompletedPart<'_>> = parts
+            .iter()
+            .map(|p| FfiCompletedPart { part_number: p.part_number, etag: FfiStr::new(&p.etag), url: FfiStr::new(&p.url) })
+            .collect();
+        // SAFETY: live handle; every borrowed argument outlives the call.
+        let op = unsafe {
+            (vt.multipart_complete)(
+                self.inner.handle,
+                FfiStr::new(path.as_str()),
+                FfiStr::new(upload_id),
+                FfiSlice::new(&ffi),
+            )
+        };
+        await_op(op).await.map(drop).map_err(|e| self.ctx(e, path))
+    }
+
+    /// Aborts a multipart upload.
+    pub async fn multipart_abort(&self, path: &ArtifactPath, upload_id: &str) -> Result<()> {
+        let vt = self.inner.plugin.vtable;
+        // SAFETY: live handle; the strings outlive the call.
+        let op = unsafe { (vt.multipart_abort)(self.inner.handle, FfiStr::new(path.as_str()), FfiStr::new(upload_id)) };
+        await_op(op).await.map(drop).map_err(|e| self.ctx(e, path))
+    }
+}
+
+/// A file being read: a `Stream` of `Bytes` chunks.
+pub struct ReadStream {
+    store: Store,
+    handle: ReaderHandle,
+    pending: Option<FfiOp<FfiBuf>>,
+    done: bool,
+}
+
+impl std::fmt::Debug for ReadStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadStream").field("store", &self.store.uri()).finish_non_exhaustive()
+    }
+}
+
+impl ReadStream {
+    /// The next chunk, or `None` at the end.
+    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await.transpose()
+    }
+}
+
+impl Stream for ReadStream {
+    type Item = Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let this = &mut *self;
+        let vt = this.store.inner.plugin.vtable;
+        // SAFETY: live reader handle; at most one call is in flight (`pending`).
+        let op = this.pending.get_or_insert_with(|| unsafe { (vt.reader_next)(this.handle) });
+        let r = match Pin::new(op).poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(r) => r,
+        };
+        this.pending = None;
+        match r {
+            FfiResult::Ok(buf) if buf.is_empty() => {
+                this.done = true;
+                Poll::Ready(None)
+            }
+            FfiResult::Ok(buf) => Poll::Ready(Some(Ok(Bytes::from_owner(buf)))),
+            FfiResult::Err(e) => {
+                this.done = true;
+                Poll::Ready(Some(Err(this.store.ctx(e.into_error(), &ArtifactPath::root()))))
+            }
+        }
+    }
+}
+
+impl Drop for ReadStream {
+    fn drop(&mut self) {
+        // An in-flight call must finish (or be dropped) before the reader goes.
+        self.pending = None;
+        // SAFETY: the handle came from `read` and is dropped once.
+        unsafe { (self.store.inner.plugin.vtable.reader_drop)(self.handle) }
+    }
+}
+
+/// A file being written. Dropping it without [`WriteHandle::finish`]
+/// discards everything written.
+pub struct WriteHandle {
+    store: Store,
+    handle: Option<WriterHandle>,
+    path: ArtifactPath,
+}
+
+impl std::fmt::Debug for WriteHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteHandle").field("store", &self.store.uri()).field("path", &self.path).finish()
+    }
+}
+
+impl WriteHandle {
+    fn live(&self) -> Result<WriterHandle> {
+        self.handle.ok_or_else(|| Error::invalid_input(format!("writer for {} is already closed", self.path)))
+    }
+
+    /// Appends a chunk (moved to the plugin without a copy).
+    pub async fn write(&mut self, chunk: Bytes) -> Result<()> {
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        let h = self.live()?;
+        // SAFETY: live writer handle; the chunk's ownership moves to the plugin.
+        let op = unsafe { (self.store.inner.plugin.vtable.writer_write)(h, FfiBuf::from_owner(chunk)) };
+        await_op(op).await.map(drop).map_err(|e| self.store.ctx(e, &self.path))
+    }
+
+    /// Publishes the file atomically.
+    pub async fn finish(mut self) -> Result<()> {
+        let h = self.live()?;
+        // SAFETY: live writer handle.
+        let op = unsafe { (self.store.inner.plugin.vtable.writer_finish)(h) };
+        let r = await_op(op).await.map(drop).map_err(|e| self.store.ctx(e, &self.path));
+        self.release();
+        r
+    }
+
+    /// Discards the file.
+    pub async fn abort(mut self) -> Result<()> {
+        let h = self.live()?;
+        // SAFETY: live writer handle.
+        let op = unsafe { (self.store.inner.plugin.vtable.writer_abort)(h) };
+        let r = await_op(op).await.map(drop);
+        self.release();
+        r
+    }
+
+    fn release(&mut self) {
+        if let Some(h) = self.handle.take() {
+            // SAFETY: the handle came from `write` and is dropped once.
+            unsafe { (self.store.inner.plugin.vtable.writer_drop)(h) }
+        }
+    }
+}
+
+impl Drop for WriteHandle {
+    fn drop(&mut self) {
+        self.release();
+    }
+}

@@ -1,0 +1,115 @@
+//! URI helpers: scheme detection, splitting a URI into a store and a path,
+//! and redaction of credentials for display.
+
+use arca_core::{ArtifactPath, Error, Result};
+
+/// The scheme of `uri`, lower-cased; plain paths (and Windows drive letters)
+/// are `file`.
+pub fn scheme_of(uri: &str) -> String {
+    match uri.find(':') {
+        Some(i) if i > 1 => {
+            let s = &uri[..i];
+            let valid = s.as_bytes()[0].is_ascii_alphabetic()
+                && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+            if valid { s.to_ascii_lowercase() } else { "file".to_owned() }
+        }
+        _ => "file".to_owned(),
+    }
+}
+
+/// Whether `uri` has an explicit scheme (`file:///x` does, `./x` does not).
+pub fn has_scheme(uri: &str) -> bool {
+    let s = scheme_of(uri);
+    s != "file" || uri.to_ascii_lowercase().starts_with("file:")
+}
+
+/// Replaces the password in `scheme://user:password@host/…` with `***`.
+pub fn redact(uri: &str) -> String {
+    let Some(start) = uri.find("://").map(|i| i + 3) else { return uri.to_owned() };
+    let rest = &uri[start..];
+    let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..auth_end];
+    match authority.rfind('@') {
+        Some(at) => {
+            let userinfo = &authority[..at];
+            match userinfo.find(':') {
+                Some(colon) => format!("{}{}:***{}", &uri[..start], &userinfo[..colon], &rest[at..]),
+                None => uri.to_owned(),
+            }
+        }
+        None => uri.to_owned(),
+    }
+}
+
+/// Splits a URI into the store to open and the path inside it.
+///
+/// `scheme://authority/a/b` is the store `scheme://authority/` and the path
+/// `a/b`; `scheme:/a/b` is `scheme:/` and `a/b`. A plain path is made
+/// absolute and lexically normalised first (so `../x` works as in a shell),
+/// then treated as `file:///…`.
+pub fn split(uri: &str) -> Result<(String, ArtifactPath)> {
+    if !has_scheme(uri) {
+        let abs = std::path::absolute(uri)
+            .map_err(|e| Error::invalid_input(format!("cannot resolve path {uri}: {e}")))?;
+        let mut parts: Vec<String> = Vec::new();
+        for c in abs.components() {
+            match c {
+                std::path::Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
+                std::path::Component::ParentDir => {
+                    parts.pop();
+                }
+                _ => {}
+            }
+        }
+        let rel = parts.join("/");
+        let path = ArtifactPath::parse(&rel.replace('%', "%25")).map_err(|e| Error::invalid_input(e.to_string()))?;
+        return Ok(("file:///".to_owned(), path));
+    }
+    let colon = uri.find(':').unwrap_or(0);
+    let after = &uri[colon + 1..];
+    let (store, rest) = if let Some(stripped) = after.strip_prefix("//") {
+        let end = stripped.find('/').unwrap_or(stripped.len());
+        (format!("{}://{}/", &uri[..colon], &stripped[..end]), &stripped[end..])
+    } else {
+        (format!("{}:/", &uri[..colon]), after)
+    };
+    let rest = rest.trim_start_matches('/');
+    let path = ArtifactPath::parse(rest).map_err(|e| Error::invalid_input(format!("{}: {}", redact(uri), e.reason)))?;
+    Ok((store, path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemes() {
+        assert_eq!(scheme_of("s3://b/k"), "s3");
+        assert_eq!(scheme_of("FILE:///x"), "file");
+        assert_eq!(scheme_of("./x"), "file");
+        assert_eq!(scheme_of("C:/x"), "file");
+        assert!(has_scheme("file:///x"));
+        assert!(!has_scheme("/tmp/x"));
+    }
+
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(redact("ftp://u:secret@h:21/p"), "ftp://u:***@h:21/p");
+        assert_eq!(redact("sftp://u@h/p"), "sftp://u@h/p");
+        assert_eq!(redact("s3://b/k@x:y"), "s3://b/k@x:y");
+        assert_eq!(redact("/plain:path"), "/plain:path");
+    }
+
+    #[test]
+    fn splits_uris() {
+        let (s, p) = split("s3://bucket/a/b%20c").unwrap_or_default();
+        assert_eq!((s.as_str(), p.as_str()), ("s3://bucket/", "a/b c"));
+        let (s, p) = split("file:///tmp/x").unwrap_or_default();
+        assert_eq!((s.as_str(), p.as_str()), ("file:///", "tmp/x"));
+        let (s, p) = split("hdfs:/a").unwrap_or_default();
+        assert_eq!((s.as_str(), p.as_str()), ("hdfs:/", "a"));
+        let (s, p) = split("/tmp/a/../b").unwrap_or_default();
+        assert_eq!((s.as_str(), p.as_str()), ("file:///", "tmp/b"));
+        assert!(split("s3://bucket/../etc").is_err());
+    }
+}
