@@ -54,6 +54,8 @@ pub struct PluginDecl {
 
 // SAFETY: the declaration is immutable static data.
 unsafe impl Sync for PluginDecl {}
+// SAFETY: as above; its vtable pointer is `'static` and immutable.
+unsafe impl Send for PluginDecl {}
 
 /// An opaque store owned by the plugin.
 #[repr(transparent)]

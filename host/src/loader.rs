@@ -25,7 +25,10 @@ pub struct LoadedPlugin {
 }
 
 fn invalid(lib: &Path, cause: impl std::fmt::Display) -> Error {
-    Error::new(ErrorKind::PLUGIN_INVALID, format!("cannot load plugin {}: {cause}", lib.display()))
+    Error::new(
+        ErrorKind::PLUGIN_INVALID,
+        format!("cannot load plugin {}: {cause}", lib.display()),
+    )
 }
 
 /// Loads `entry.library`, checks magic, ABI version and layout, and checks
@@ -47,18 +50,24 @@ pub fn load(entry: &PluginEntry) -> Result<LoadedPlugin> {
     // SAFETY: calling the entry function is the ABI contract; it catches its own panics.
     let decl = unsafe { entry_fn() };
     if decl.is_null() {
-        return Err(invalid(lib_path, "the plugin failed to initialise (entry returned null)"));
+        return Err(invalid(
+            lib_path,
+            "the plugin failed to initialise (entry returned null)",
+        ));
     }
     // SAFETY: the first four fields of `PluginDecl` are frozen across ABI versions,
     // so they can be read from any plugin before anything else is trusted.
-    let (magic, version, layout, vtable) = unsafe { ((*decl).magic, (*decl).abi_version, (*decl).layout, (*decl).vtable) };
+    let (magic, version, layout, vtable) =
+        unsafe { ((*decl).magic, (*decl).abi_version, (*decl).layout, (*decl).vtable) };
     if magic != MAGIC {
         return Err(invalid(lib_path, "not an arca plugin (wrong magic number)"));
     }
     if version != ABI_VERSION {
         return Err(invalid(
             lib_path,
-            format!("ABI version mismatch: the plugin has version {version}, this host needs {ABI_VERSION}; rebuild the plugin against a matching arca-core"),
+            format!(
+                "ABI version mismatch: the plugin has version {version}, this host needs {ABI_VERSION}; rebuild the plugin against a matching arca-core"
+            ),
         ));
     }
     if layout != layout_fingerprint() {
@@ -79,12 +88,20 @@ pub fn load(entry: &PluginEntry) -> Result<LoadedPlugin> {
     // SAFETY: checked non-null; the vtable is static data in a library that is never unloaded.
     let vtable: &'static PluginVTable = unsafe { &*vtable };
     let text = |s: arca_core::ffi::FfiStr<'static>| s.to_string_lossy();
-    let schemes: Vec<String> = vtable.schemes.as_slice().iter().map(|s| text(*s).to_ascii_lowercase()).collect();
+    let schemes: Vec<String> = vtable
+        .schemes
+        .as_slice()
+        .iter()
+        .map(|s| text(*s).to_ascii_lowercase())
+        .collect();
     for s in &entry.schemes {
         if !schemes.contains(s) {
             return Err(invalid(
                 lib_path,
-                format!("the manifest maps scheme {s} to it, but the plugin serves only: {}", schemes.join(", ")),
+                format!(
+                    "the manifest maps scheme {s} to it, but the plugin serves only: {}",
+                    schemes.join(", ")
+                ),
             ));
         }
     }

@@ -72,14 +72,22 @@ impl Manifest {
     /// Reads and checks a manifest file.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::new(ErrorKind::CONFIG_INVALID, format!("cannot read plugin manifest {}: {e}", path.display()))
+            Error::new(
+                ErrorKind::CONFIG_INVALID,
+                format!("cannot read plugin manifest {}: {e}", path.display()),
+            )
         })?;
         Self::parse(&text, path)
     }
 
     /// Parses manifest text; `path` resolves relative library paths.
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
-        let bad = |msg: String| Error::new(ErrorKind::CONFIG_INVALID, format!("plugin manifest {}: {msg}", path.display()));
+        let bad = |msg: String| {
+            Error::new(
+                ErrorKind::CONFIG_INVALID,
+                format!("plugin manifest {}: {msg}", path.display()),
+            )
+        };
         let raw: RawManifest = toml::from_str(text).map_err(|e| bad(e.message().to_owned()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         let mut plugins: Vec<PluginEntry> = Vec::new();
@@ -90,14 +98,29 @@ impl Manifest {
             let schemes: Vec<String> = e.schemes.iter().map(|s| s.to_ascii_lowercase()).collect();
             for s in &schemes {
                 if let Some(other) = plugins.iter().find(|p| p.schemes.contains(s)) {
-                    return Err(bad(format!("scheme {s} is claimed by both {} and {}", other.name, e.name)));
+                    return Err(bad(format!(
+                        "scheme {s} is claimed by both {} and {}",
+                        other.name, e.name
+                    )));
                 }
             }
-            let library = if e.library.is_absolute() { e.library } else { base.join(e.library) };
+            let library = if e.library.is_absolute() {
+                e.library
+            } else {
+                base.join(e.library)
+            };
             let config = e.config.into_iter().map(|(k, v)| (k, config_value(v))).collect();
-            plugins.push(PluginEntry { name: e.name, library, schemes, config });
+            plugins.push(PluginEntry {
+                name: e.name,
+                library,
+                schemes,
+                config,
+            });
         }
-        Ok(Self { path: path.to_owned(), plugins })
+        Ok(Self {
+            path: path.to_owned(),
+            plugins,
+        })
     }
 
     /// Finds the manifest: `flag`, else `$ARCA_PLUGINS`, else `plugins.toml`
@@ -109,8 +132,12 @@ impl Manifest {
         if let Some(p) = std::env::var_os(MANIFEST_ENV).filter(|v| !v.is_empty()) {
             return Ok(PathBuf::from(p));
         }
-        let exe = std::env::current_exe()
-            .map_err(|e| Error::new(ErrorKind::CONFIG_INVALID, format!("cannot find the running executable: {e}")))?;
+        let exe = std::env::current_exe().map_err(|e| {
+            Error::new(
+                ErrorKind::CONFIG_INVALID,
+                format!("cannot find the running executable: {e}"),
+            )
+        })?;
         Ok(exe.parent().unwrap_or(Path::new(".")).join(MANIFEST_FILE))
     }
 
@@ -121,7 +148,11 @@ impl Manifest {
 
     /// Every scheme, sorted.
     pub fn schemes(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = self.plugins.iter().flat_map(|p| p.schemes.iter().map(String::as_str)).collect();
+        let mut v: Vec<&str> = self
+            .plugins
+            .iter()
+            .flat_map(|p| p.schemes.iter().map(String::as_str))
+            .collect();
         v.sort_unstable();
         v
     }
@@ -148,10 +179,16 @@ mod tests {
     #[test]
     fn refuses_duplicate_schemes_and_unknown_fields() {
         let dup = "[[plugin]]\nname=\"a\"\nlibrary=\"a.so\"\nschemes=[\"x\"]\n[[plugin]]\nname=\"b\"\nlibrary=\"b.so\"\nschemes=[\"x\"]\n";
-        let e = Manifest::parse(dup, Path::new("m.toml")).err().map(|e| e.message).unwrap_or_default();
+        let e = Manifest::parse(dup, Path::new("m.toml"))
+            .err()
+            .map(|e| e.message)
+            .unwrap_or_default();
         assert!(e.contains("claimed by both a and b"), "{e}");
         let unk = "[[plugin]]\nname=\"a\"\nlibrary=\"a.so\"\nschemes=[\"x\"]\nlibary=\"typo\"\n";
-        let e = Manifest::parse(unk, Path::new("m.toml")).err().map(|e| e.message).unwrap_or_default();
+        let e = Manifest::parse(unk, Path::new("m.toml"))
+            .err()
+            .map(|e| e.message)
+            .unwrap_or_default();
         assert!(e.contains("libary"), "{e}");
     }
 }

@@ -10,6 +10,20 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+/// Removes the password of `uri` from anything a plugin said, in case the
+/// plugin echoed the URI back unredacted.
+fn scrub(mut e: Error, uri: &str) -> Error {
+    let Some(password) = crate::uri::password_of(uri) else {
+        return e;
+    };
+    let fix = |s: &str| s.replace(password, "***");
+    e.message = fix(&e.message);
+    for (_, v) in &mut e.context {
+        *v = fix(v);
+    }
+    e
+}
+
 /// The store registry: resolves a URI's scheme to a plugin (loading it on
 /// first use) and opens stores.
 pub struct Registry {
@@ -19,7 +33,9 @@ pub struct Registry {
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registry").field("manifest", &self.manifest.path).finish_non_exhaustive()
+        f.debug_struct("Registry")
+            .field("manifest", &self.manifest.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -35,7 +51,10 @@ pub struct PluginStatus {
 impl Registry {
     /// A registry over a parsed manifest.
     pub fn new(manifest: Manifest) -> Self {
-        Self { manifest, loaded: Mutex::new(HashMap::new()) }
+        Self {
+            manifest,
+            loaded: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Reads the manifest at `path`.
@@ -55,18 +74,30 @@ impl Registry {
     }
 
     fn load_entry(&self, entry: &PluginEntry) -> Result<Arc<LoadedPlugin>> {
-        let mut map = self.loaded.lock().map_err(|_| Error::unexpected("plugin registry lock poisoned"))?;
-        map.entry(entry.name.clone()).or_insert_with(|| loader::load(entry).map(Arc::new)).clone()
+        let mut map = self
+            .loaded
+            .lock()
+            .map_err(|_| Error::unexpected("plugin registry lock poisoned"))?;
+        map.entry(entry.name.clone())
+            .or_insert_with(|| loader::load(entry).map(Arc::new))
+            .clone()
     }
 
     /// The plugin serving `scheme`, loaded on first use.
     pub fn plugin_for(&self, scheme: &str) -> Result<(Arc<LoadedPlugin>, &PluginEntry)> {
         let entry = self.manifest.entry_for(scheme).ok_or_else(|| {
             let installed = self.manifest.schemes();
-            let list = if installed.is_empty() { "none".to_owned() } else { installed.join(", ") };
+            let list = if installed.is_empty() {
+                "none".to_owned()
+            } else {
+                installed.join(", ")
+            };
             Error::new(
                 ErrorKind::UNSUPPORTED,
-                format!("no plugin installed for scheme {scheme} (installed schemes: {list}; manifest {})", self.manifest.path.display()),
+                format!(
+                    "no plugin installed for scheme {scheme} (installed schemes: {list}; manifest {})",
+                    self.manifest.path.display()
+                ),
             )
         })?;
         Ok((self.load_entry(entry)?, entry))
@@ -77,7 +108,10 @@ impl Registry {
         self.manifest
             .plugins
             .iter()
-            .map(|e| PluginStatus { entry: e.clone(), loaded: self.load_entry(e) })
+            .map(|e| PluginStatus {
+                entry: e.clone(),
+                loaded: self.load_entry(e),
+            })
             .collect()
     }
 
@@ -92,13 +126,18 @@ impl Registry {
         let (plugin, entry) = self.plugin_for(&scheme)?;
         let mut merged = entry.config.clone();
         merged.extend(config.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let kvs: Vec<FfiKv<'_>> =
-            merged.iter().map(|(k, v)| FfiKv { key: FfiStr::new(k), value: FfiStr::new(v) }).collect();
+        let kvs: Vec<FfiKv<'_>> = merged
+            .iter()
+            .map(|(k, v)| FfiKv {
+                key: FfiStr::new(k),
+                value: FfiStr::new(v),
+            })
+            .collect();
         // SAFETY: the vtable is verified; borrowed arguments outlive the call.
         let op = unsafe { (plugin.vtable.open)(FfiStr::new(uri), FfiSlice::new(&kvs)) };
         let shown = redact(uri);
         let handle = await_op(op).await.map_err(|e| {
-            let mut e = e;
+            let mut e = scrub(e, uri);
             e.message = format!("cannot open {shown} with plugin {}: {}", plugin.name, e.message);
             e
         })?;

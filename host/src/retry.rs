@@ -19,7 +19,11 @@ pub struct Retry {
 
 impl Default for Retry {
     fn default() -> Self {
-        Self { attempts: 4, initial_delay: Duration::from_millis(100), total: Duration::from_secs(30) }
+        Self {
+            attempts: 4,
+            initial_delay: Duration::from_millis(100),
+            total: Duration::from_secs(30),
+        }
     }
 }
 

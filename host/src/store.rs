@@ -47,13 +47,23 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("uri", &self.inner.uri).field("plugin", &self.inner.plugin.name).finish()
+        f.debug_struct("Store")
+            .field("uri", &self.inner.uri)
+            .field("plugin", &self.inner.plugin.name)
+            .finish()
     }
 }
 
 impl Store {
     pub(crate) fn new(plugin: Arc<LoadedPlugin>, handle: StoreHandle, uri: String) -> Self {
-        Self { inner: Arc::new(Inner { plugin, handle, uri, retry: Retry::default() }) }
+        Self {
+            inner: Arc::new(Inner {
+                plugin,
+                handle,
+                uri,
+                retry: Retry::default(),
+            }),
+        }
     }
 
     /// The URI it was opened with, credentials redacted.
@@ -104,7 +114,12 @@ impl Store {
         self.retried(path, || async {
             // SAFETY: live handle; the strings outlive the call.
             let op = unsafe {
-                (vt.list)(self.inner.handle, FfiStr::new(path.as_str()), FfiStr::new(token.unwrap_or("")), page_size)
+                (vt.list)(
+                    self.inner.handle,
+                    FfiStr::new(path.as_str()),
+                    FfiStr::new(token.unwrap_or("")),
+                    page_size,
+                )
             };
             Ok(await_op(op).await?.into_page())
         })
@@ -131,14 +146,21 @@ impl Store {
     pub async fn walk(&self, path: &ArtifactPath) -> Result<Vec<FileInfo>> {
         let root = self.stat(path).await?;
         if !root.is_dir {
-            return Ok(vec![FileInfo { path: String::new(), ..root }]);
+            return Ok(vec![FileInfo {
+                path: String::new(),
+                ..root
+            }]);
         }
         let mut out = Vec::new();
         let mut stack = vec![String::new()];
         while let Some(rel) = stack.pop() {
             let dir = path.join(&rel)?;
             for e in self.list(&dir).await? {
-                let child = if rel.is_empty() { e.path.clone() } else { format!("{rel}/{}", e.path) };
+                let child = if rel.is_empty() {
+                    e.path.clone()
+                } else {
+                    format!("{rel}/{}", e.path)
+                };
                 if e.is_dir {
                     stack.push(child);
                 } else {
@@ -156,11 +178,22 @@ impl Store {
         let handle = self
             .retried(path, || async {
                 // SAFETY: live handle; the path outlives the call.
-                let op = unsafe { (vt.read)(self.inner.handle, FfiStr::new(path.as_str()), FfiRange::from_range(range)) };
+                let op = unsafe {
+                    (vt.read)(
+                        self.inner.handle,
+                        FfiStr::new(path.as_str()),
+                        FfiRange::from_range(range),
+                    )
+                };
                 await_op(op).await
             })
             .await?;
-        Ok(ReadStream { store: self.clone(), handle, pending: None, done: false })
+        Ok(ReadStream {
+            store: self.clone(),
+            handle,
+            pending: None,
+            done: false,
+        })
     }
 
     /// Reads a whole file into memory (for small files only).
@@ -179,7 +212,11 @@ impl Store {
         // SAFETY: live handle; the path outlives the call.
         let op = unsafe { (vt.write)(self.inner.handle, FfiStr::new(path.as_str())) };
         let handle = await_op(op).await.map_err(|e| self.ctx(e, path))?;
-        Ok(WriteHandle { store: self.clone(), handle: Some(handle), path: path.clone() })
+        Ok(WriteHandle {
+            store: self.clone(),
+            handle: Some(handle),
+            path: path.clone(),
+        })
     }
 
     /// Writes a whole file from memory.
@@ -209,11 +246,20 @@ impl Store {
     }
 
     /// Completes a multipart upload.
-    pub async fn multipart_complete(&self, path: &ArtifactPath, upload_id: &str, parts: &[CompletedPart]) -> Result<()> {
+    pub async fn multipart_complete(
+        &self,
+        path: &ArtifactPath,
+        upload_id: &str,
+        parts: &[CompletedPart],
+    ) -> Result<()> {
         let vt = self.inner.plugin.vtable;
         let ffi: Vec<FfiCompletedPart<'_>> = parts
             .iter()
-            .map(|p| FfiCompletedPart { part_number: p.part_number, etag: FfiStr::new(&p.etag), url: FfiStr::new(&p.url) })
+            .map(|p| FfiCompletedPart {
+                part_number: p.part_number,
+                etag: FfiStr::new(&p.etag),
+                url: FfiStr::new(&p.url),
+            })
             .collect();
         // SAFETY: live handle; every borrowed argument outlives the call.
         let op = unsafe {
@@ -236,6 +282,56 @@ impl Store {
     }
 }
 
+/// Operations that skip the host's path check and hand a raw string to the
+/// plugin. They exist so the conformance suite can prove that plugins check
+/// paths again (defence in depth); nothing else should use them.
+#[doc(hidden)]
+impl Store {
+    pub async fn stat_unchecked(&self, raw: &str) -> Result<FileInfo> {
+        // SAFETY: live handle; the string outlives the call.
+        let op = unsafe { (self.inner.plugin.vtable.stat)(self.inner.handle, FfiStr::new(raw)) };
+        Ok(await_op(op).await?.into_info())
+    }
+
+    pub async fn list_unchecked(&self, raw: &str) -> Result<ListPage> {
+        // SAFETY: live handle; the strings outlive the call.
+        let op = unsafe { (self.inner.plugin.vtable.list)(self.inner.handle, FfiStr::new(raw), FfiStr::new(""), 100) };
+        Ok(await_op(op).await?.into_page())
+    }
+
+    pub async fn read_unchecked(&self, raw: &str) -> Result<()> {
+        // SAFETY: live handle; the string outlives the call.
+        let op = unsafe { (self.inner.plugin.vtable.read)(self.inner.handle, FfiStr::new(raw), FfiRange::default()) };
+        let handle = await_op(op).await?;
+        drop(ReadStream {
+            store: self.clone(),
+            handle,
+            pending: None,
+            done: false,
+        });
+        Ok(())
+    }
+
+    pub async fn write_unchecked(&self, raw: &str) -> Result<()> {
+        // SAFETY: live handle; the string outlives the call.
+        let op = unsafe { (self.inner.plugin.vtable.write)(self.inner.handle, FfiStr::new(raw)) };
+        let handle = await_op(op).await?;
+        let mut w = WriteHandle {
+            store: self.clone(),
+            handle: Some(handle),
+            path: ArtifactPath::root(),
+        };
+        w.write(Bytes::from_static(b"x")).await?;
+        w.finish().await
+    }
+
+    pub async fn delete_unchecked(&self, raw: &str) -> Result<()> {
+        // SAFETY: live handle; the string outlives the call.
+        let op = unsafe { (self.inner.plugin.vtable.delete)(self.inner.handle, FfiStr::new(raw)) };
+        await_op(op).await.map(drop)
+    }
+}
+
 /// A file being read: a `Stream` of `Bytes` chunks.
 pub struct ReadStream {
     store: Store,
@@ -246,14 +342,18 @@ pub struct ReadStream {
 
 impl std::fmt::Debug for ReadStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReadStream").field("store", &self.store.uri()).finish_non_exhaustive()
+        f.debug_struct("ReadStream")
+            .field("store", &self.store.uri())
+            .finish_non_exhaustive()
     }
 }
 
 impl ReadStream {
     /// The next chunk, or `None` at the end.
     pub async fn next_chunk(&mut self) -> Result<Option<Bytes>> {
-        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await.transpose()
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx))
+            .await
+            .transpose()
     }
 }
 
@@ -267,7 +367,9 @@ impl Stream for ReadStream {
         let this = &mut *self;
         let vt = this.store.inner.plugin.vtable;
         // SAFETY: live reader handle; at most one call is in flight (`pending`).
-        let op = this.pending.get_or_insert_with(|| unsafe { (vt.reader_next)(this.handle) });
+        let op = this
+            .pending
+            .get_or_insert_with(|| unsafe { (vt.reader_next)(this.handle) });
         let r = match Pin::new(op).poll(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(r) => r,
@@ -306,13 +408,17 @@ pub struct WriteHandle {
 
 impl std::fmt::Debug for WriteHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WriteHandle").field("store", &self.store.uri()).field("path", &self.path).finish()
+        f.debug_struct("WriteHandle")
+            .field("store", &self.store.uri())
+            .field("path", &self.path)
+            .finish()
     }
 }
 
 impl WriteHandle {
     fn live(&self) -> Result<WriterHandle> {
-        self.handle.ok_or_else(|| Error::invalid_input(format!("writer for {} is already closed", self.path)))
+        self.handle
+            .ok_or_else(|| Error::invalid_input(format!("writer for {} is already closed", self.path)))
     }
 
     /// Appends a chunk (moved to the plugin without a copy).

@@ -10,8 +10,13 @@ pub fn scheme_of(uri: &str) -> String {
         Some(i) if i > 1 => {
             let s = &uri[..i];
             let valid = s.as_bytes()[0].is_ascii_alphabetic()
-                && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
-            if valid { s.to_ascii_lowercase() } else { "file".to_owned() }
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+            if valid {
+                s.to_ascii_lowercase()
+            } else {
+                "file".to_owned()
+            }
         }
         _ => "file".to_owned(),
     }
@@ -25,7 +30,9 @@ pub fn has_scheme(uri: &str) -> bool {
 
 /// Replaces the password in `scheme://user:password@host/…` with `***`.
 pub fn redact(uri: &str) -> String {
-    let Some(start) = uri.find("://").map(|i| i + 3) else { return uri.to_owned() };
+    let Some(start) = uri.find("://").map(|i| i + 3) else {
+        return uri.to_owned();
+    };
     let rest = &uri[start..];
     let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..auth_end];
@@ -41,6 +48,16 @@ pub fn redact(uri: &str) -> String {
     }
 }
 
+/// The password in `scheme://user:password@host/…`, if any.
+pub fn password_of(uri: &str) -> Option<&str> {
+    let start = uri.find("://")? + 3;
+    let rest = &uri[start..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let userinfo = &authority[..authority.rfind('@')?];
+    let pw = &userinfo[userinfo.find(':')? + 1..];
+    (!pw.is_empty()).then_some(pw)
+}
+
 /// Splits a URI into the store to open and the path inside it.
 ///
 /// `scheme://authority/a/b` is the store `scheme://authority/` and the path
@@ -49,8 +66,8 @@ pub fn redact(uri: &str) -> String {
 /// then treated as `file:///…`.
 pub fn split(uri: &str) -> Result<(String, ArtifactPath)> {
     if !has_scheme(uri) {
-        let abs = std::path::absolute(uri)
-            .map_err(|e| Error::invalid_input(format!("cannot resolve path {uri}: {e}")))?;
+        let abs =
+            std::path::absolute(uri).map_err(|e| Error::invalid_input(format!("cannot resolve path {uri}: {e}")))?;
         let mut parts: Vec<String> = Vec::new();
         for c in abs.components() {
             match c {

@@ -73,7 +73,9 @@ pub async fn cp(reg: &Registry, a: &CpArgs, progress: bool) -> CliResult {
     let src = endpoint(reg, &a.src).await?;
     let dst = endpoint(reg, &a.dst).await?;
     if let (End::Local(_), End::Local(_)) = (&src, &dst) {
-        return Err(usage("both SRC and DST are local paths: at least one must be a store URI (e.g. file:///…)"));
+        return Err(usage(
+            "both SRC and DST are local paths: at least one must be a store URI (e.g. file:///…)",
+        ));
     }
     // What is the source?
     let (src_is_dir, jobs) = match &src {
@@ -81,9 +83,24 @@ pub async fn cp(reg: &Registry, a: &CpArgs, progress: bool) -> CliResult {
             let meta = std::fs::metadata(p).map_err(|e| Failure::from(localfs::io_error("read", p, e)))?;
             if meta.is_dir() {
                 let files = if a.recursive { localfs::walk(p)? } else { Vec::new() };
-                (true, files.into_iter().map(|f| Job { rel: f.rel, size: f.size }).collect::<Vec<_>>())
+                (
+                    true,
+                    files
+                        .into_iter()
+                        .map(|f| Job {
+                            rel: f.rel,
+                            size: f.size,
+                        })
+                        .collect::<Vec<_>>(),
+                )
             } else {
-                (false, vec![Job { rel: String::new(), size: meta.len() }])
+                (
+                    false,
+                    vec![Job {
+                        rel: String::new(),
+                        size: meta.len(),
+                    }],
+                )
             }
         }
         End::Store(s, p) => {
@@ -95,14 +112,32 @@ pub async fn cp(reg: &Registry, a: &CpArgs, progress: bool) -> CliResult {
             };
             if info.is_dir {
                 let files = if a.recursive { s.walk(p).await? } else { Vec::new() };
-                (true, files.into_iter().map(|f| Job { rel: f.path, size: f.size }).collect())
+                (
+                    true,
+                    files
+                        .into_iter()
+                        .map(|f| Job {
+                            rel: f.path,
+                            size: f.size,
+                        })
+                        .collect(),
+                )
             } else {
-                (false, vec![Job { rel: String::new(), size: info.size }])
+                (
+                    false,
+                    vec![Job {
+                        rel: String::new(),
+                        size: info.size,
+                    }],
+                )
             }
         }
     };
     if src_is_dir && !a.recursive {
-        return Err(usage(format!("{} is a directory (use -r to copy its contents)", redact(&a.src))));
+        return Err(usage(format!(
+            "{} is a directory (use -r to copy its contents)",
+            redact(&a.src)
+        )));
     }
     // Where does a single file go?
     let dst = if !src_is_dir && (a.dst.ends_with('/') || dst.is_dir().await) {
@@ -126,9 +161,10 @@ pub async fn cp(reg: &Registry, a: &CpArgs, progress: bool) -> CliResult {
             let rel = job.rel.replace('%', "%25");
             let s = src.join(&rel)?;
             let d = dst.join(&rel)?;
-            copy_one(&s, &d, job.size, pb)
-                .await
-                .map_err(|e| Error { message: format!("{} → {}: {}", s.describe(), d.describe(), e.message), ..e })
+            copy_one(&s, &d, job.size, pb).await.map_err(|e| Error {
+                message: format!("{} → {}: {}", s.describe(), d.describe(), e.message),
+                ..e
+            })
         }
     }))
     .buffer_unordered(usize::from(a.jobs));
@@ -142,7 +178,11 @@ pub async fn cp(reg: &Registry, a: &CpArgs, progress: bool) -> CliResult {
         }
     }
     pb.finish_and_clear();
-    if errors.is_empty() { Ok(()) } else { Err(Failure::Failed(errors)) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Failed(errors))
+    }
 }
 
 async fn copy_one(src: &End, dst: &End, size: u64, pb: &ProgressBar) -> Result<()> {

@@ -63,9 +63,13 @@ pub fn read_chunks(path: PathBuf) -> mpsc::Receiver<Result<Bytes>> {
 
 /// Reads a small local file whole.
 pub async fn read_small(path: PathBuf) -> Result<Bytes> {
-    tokio::task::spawn_blocking(move || std::fs::read(&path).map(Bytes::from).map_err(|e| io_error("read", &path, e)))
-        .await
-        .map_err(|e| Error::unexpected(format!("local read task failed: {e}")))?
+    tokio::task::spawn_blocking(move || {
+        std::fs::read(&path)
+            .map(Bytes::from)
+            .map_err(|e| io_error("read", &path, e))
+    })
+    .await
+    .map_err(|e| Error::unexpected(format!("local read task failed: {e}")))?
 }
 
 enum Msg {
@@ -93,9 +97,15 @@ impl Drop for TempGuard {
 fn temp_name(target: &Path) -> PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = target.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = target
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     target.with_file_name(format!(".arca-tmp-{name}-{}-{nanos:x}-{n}", std::process::id()))
 }
 
@@ -103,7 +113,10 @@ impl LocalWriter {
     /// Starts writing `target` (parent directories are created).
     pub fn create(target: PathBuf) -> Result<Self> {
         if target.is_dir() {
-            return Err(Error::new(ErrorKind::IS_A_DIRECTORY, format!("cannot write {}: is a directory", target.display())));
+            return Err(Error::new(
+                ErrorKind::IS_A_DIRECTORY,
+                format!("cannot write {}: is a directory", target.display()),
+            ));
         }
         if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| io_error("create directory", parent, e))?;
@@ -127,9 +140,15 @@ impl LocalWriter {
                 }
             }
             // The sender went away without `Finish`: the guard removes the temp file.
-            Err(Error::new(ErrorKind::UNEXPECTED, format!("write of {} was abandoned", target.display())))
+            Err(Error::new(
+                ErrorKind::UNEXPECTED,
+                format!("write of {} was abandoned", target.display()),
+            ))
         });
-        Ok(Self { tx: Some(tx), done: Some(done) })
+        Ok(Self {
+            tx: Some(tx),
+            done: Some(done),
+        })
     }
 
     async fn send(&mut self, msg: Msg) -> Result<()> {
@@ -137,13 +156,19 @@ impl LocalWriter {
             Some(tx) => tx.send(msg).await.is_ok(),
             None => false,
         };
-        if sent { Ok(()) } else { self.join().await.and(Err(Error::unexpected("local writer stopped"))) }
+        if sent {
+            Ok(())
+        } else {
+            self.join().await.and(Err(Error::unexpected("local writer stopped")))
+        }
     }
 
     async fn join(&mut self) -> Result<()> {
         self.tx = None;
         match self.done.take() {
-            Some(h) => h.await.map_err(|e| Error::unexpected(format!("local write task failed: {e}")))?,
+            Some(h) => h
+                .await
+                .map_err(|e| Error::unexpected(format!("local write task failed: {e}")))?,
             None => Ok(()),
         }
     }
@@ -182,7 +207,10 @@ pub fn walk(dir: &Path) -> Result<Vec<LocalFile>> {
             if meta.is_dir() {
                 stack.push((entry.path(), child_rel));
             } else if meta.is_file() {
-                out.push(LocalFile { rel: child_rel, size: meta.len() });
+                out.push(LocalFile {
+                    rel: child_rel,
+                    size: meta.len(),
+                });
             }
         }
     }

@@ -27,7 +27,12 @@ pub fn format_time(ms: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 fn json_entry(e: &FileInfo) -> serde_json::Value {
@@ -41,7 +46,10 @@ fn json_entry(e: &FileInfo) -> serde_json::Value {
 }
 
 fn out_err(e: std::io::Error) -> Failure {
-    Failure::from(Error::new(ErrorKind::UNEXPECTED, format!("cannot write to standard output: {e}")))
+    Failure::from(Error::new(
+        ErrorKind::UNEXPECTED,
+        format!("cannot write to standard output: {e}"),
+    ))
 }
 
 fn not_found(uri: &str) -> Failure {
@@ -62,7 +70,10 @@ pub async fn ls(reg: &Registry, a: &LsArgs) -> CliResult {
     let entries = if info.is_dir {
         store.list(&path).await?
     } else {
-        vec![FileInfo { path: path.file_name().unwrap_or_default().to_owned(), ..info }]
+        vec![FileInfo {
+            path: path.file_name().unwrap_or_default().to_owned(),
+            ..info
+        }]
     };
     let mut out = std::io::stdout().lock();
     if a.json {
@@ -130,11 +141,17 @@ pub async fn cat(reg: &Registry, a: &CatArgs) -> CliResult {
 pub async fn rm(reg: &Registry, a: &RmArgs) -> CliResult {
     let (store, path) = open_target(reg, &a.uri).await?;
     if path.is_root() {
-        return Err(usage(format!("refusing to remove the root of a store: {}", redact(&a.uri))));
+        return Err(usage(format!(
+            "refusing to remove the root of a store: {}",
+            redact(&a.uri)
+        )));
     }
     match store.stat(&path).await {
         Ok(i) if i.is_dir && !a.recursive => {
-            return Err(usage(format!("{} is a directory (use -r to remove it and its contents)", redact(&a.uri))));
+            return Err(usage(format!(
+                "{} is a directory (use -r to remove it and its contents)",
+                redact(&a.uri)
+            )));
         }
         Ok(_) => {}
         Err(e) if e.kind == ErrorKind::NOT_FOUND => {
@@ -159,8 +176,19 @@ pub fn plugins_list(reg: &Registry) -> CliResult {
                 format!("error: {}", e.message)
             }
         };
-        writeln!(out, "{:<10} {:<16} {}  {}", s.entry.name, s.entry.schemes.join(","), s.entry.library.display(), state)
-            .map_err(out_err)?;
+        writeln!(
+            out,
+            "{:<10} {:<16} {}  {}",
+            s.entry.name,
+            s.entry.schemes.join(","),
+            s.entry.library.display(),
+            state
+        )
+        .map_err(out_err)?;
     }
-    if failed.is_empty() { Ok(()) } else { Err(Failure::Failed(failed)) }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Failed(failed))
+    }
 }

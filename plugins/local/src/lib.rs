@@ -1,0 +1,108 @@
+//! # arca-plugin-local: plain paths and `file://` URIs
+//!
+//! The Arca storage plugin for a directory on the local file system, which
+//! includes NFS and other network mounts. It is loaded like every other
+//! backend, through the manifest; the `rlib` form exists for unit tests.
+//!
+//! The design decision that shapes it: **nothing partial is ever visible**.
+//! A write streams into a hidden temp file beside its target
+//! (`.arca-tmp-<name>-<random>`, never listed) and is renamed onto the final
+//! name by `finish`, after an `fsync`; `abort`, an error, or dropping the
+//! writer removes the temp file. And **a symlink never leads out of the
+//! root**: every path is resolved and checked against the canonical root
+//! before it is used.
+//!
+//! ## URIs
+//!
+//! | Form | Example |
+//! | --- | --- |
+//! | `file:///abs/path` | `file:///srv/mlflow/artifacts` |
+//! | `file:/abs/path` | `file:/srv/mlflow/artifacts` |
+//! | `file://localhost/abs/path` | `file://localhost/srv/mlflow/artifacts` |
+//! | a plain path, absolute or relative to the current directory | `./mlruns` |
+//!
+//! The path of a `file:` URI is percent-decoded once; a query or fragment is
+//! ignored, as MLflow does. A `file:` URI naming any host but `localhost`,
+//! and any other scheme, is refused. A plain path whose first segment looks
+//! like a scheme (`name:`, two or more letters) is taken as a URI, as the
+//! host does when routing: write `./name:x` to mean a directory. The root
+//! directory is created if it is missing.
+//!
+//! ## Configuration
+//!
+//! | Key | Default | Meaning |
+//! | --- | --- | --- |
+//! | `chunk_size` | 1 MiB ([`arca_core::CHUNK_SIZE`]) | Bytes per chunk when reading, at most 64 MiB. |
+//! | `fsync` | `true` | Sync each finished file and its directory to stable storage before `finish` returns. Turn off only for scratch data. |
+//!
+//! Any other key is refused by name.
+
+mod config;
+mod error;
+mod lister;
+mod reader;
+mod store;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::LocalConfig;
+pub use reader::LocalReader;
+pub use store::LocalStore;
+pub use writer::LocalWriter;
+
+use arca_core::{BoxFuture, Capabilities, Config, Error, Plugin, Result};
+use std::sync::OnceLock;
+use tokio::runtime::Runtime;
+
+/// The URI scheme this plugin serves.
+pub const SCHEME: &str = "file";
+
+/// The local file system plugin.
+#[derive(Debug)]
+pub struct LocalPlugin;
+
+/// This library's own runtime: a `cdylib` has its own copy of tokio, so its
+/// futures cannot run on the host's.
+static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+
+fn runtime() -> Result<&'static Runtime> {
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt);
+    }
+    // Two workers are plenty: the work happens on the blocking pool.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("arca-local")
+        .enable_all()
+        .build()
+        .map_err(|e| Error::unexpected(format!("cannot start the runtime of the local plugin: {e}")))?;
+    // Another thread may have won the race; the spare runtime is shut down
+    // without blocking, which is allowed even on a runtime thread.
+    if let Err(spare) = RUNTIME.set(rt) {
+        spare.shutdown_background();
+    }
+    RUNTIME
+        .get()
+        .ok_or_else(|| Error::unexpected("the runtime of the local plugin is not available"))
+}
+
+impl Plugin for LocalPlugin {
+    const NAME: &'static str = "local";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const SCHEMES: &'static [&'static str] = &[SCHEME];
+    const CAPABILITIES: Capabilities = Capabilities::FILESYSTEM;
+    type Store = LocalStore;
+
+    fn spawn(fut: BoxFuture) -> Result<()> {
+        drop(runtime()?.spawn(fut));
+        Ok(())
+    }
+
+    async fn open(uri: String, config: Config) -> Result<LocalStore> {
+        LocalStore::open(LocalConfig::parse(&uri, config)?).await
+    }
+}
+
+arca_core::export_plugin!(LocalPlugin);
