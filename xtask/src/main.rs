@@ -1,0 +1,68 @@
+//! Arca's task runner: `cargo xtask <task>` (the alias lives in `.cargo/config.toml`).
+//!
+//! Build orchestration is written here, in Rust, rather than in Makefiles or
+//! shell scripts, so it runs the same on every platform and CI only has to call
+//! `cargo xtask test`. This file only dispatches: each task is one module, and
+//! a new task is one `mod` line and one match arm.
+
+mod args;
+mod bench;
+mod build;
+mod dist;
+mod plugins;
+mod project;
+mod test;
+mod tidy;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (task, rest) = match args.split_first() {
+        Some((task, rest)) => (task.as_str(), rest),
+        None => ("help", &[][..]),
+    };
+    let result = match task {
+        "build" => build::run(rest),
+        "dist" => dist::run(rest),
+        "test" => test::run(rest),
+        "tidy" => tidy::run(rest),
+        "bench" => bench::run(rest),
+        "help" | "--help" | "-h" => {
+            print!("{}", usage());
+            Ok(())
+        }
+        other => Err(format!("unknown task `{other}`; run `cargo xtask help` for the list")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn usage() -> String {
+    let names: Vec<&str> = plugins::PLUGINS.iter().map(|p| p.name).collect();
+    format!(
+        "\
+Usage: cargo xtask <task> [options]
+
+Tasks:
+  build [--release]         build `arca` and every plugin, then write plugins.toml beside `arca`
+                            (target/<profile>/plugins.toml), so target/debug/arca works as is
+  dist [--plugins a,b,...] [--release]
+                            build, then lay out a relocatable target/dist/ with bin/arca,
+                            bin/plugins.toml and plugins/ (default: every plugin)
+  test                      build, build the loader fixtures, run every test, then tidy
+  tidy                      check file lengths, crate manifests, machine paths and required docs
+  bench                     run the benchmarks (not implemented yet)
+  help                      show this text
+
+Plugins: {}
+The target directory is $CARGO_TARGET_DIR if set, else target/ in the workspace.
+",
+        names.join(", ")
+    )
+}

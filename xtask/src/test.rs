@@ -1,0 +1,90 @@
+//! `cargo xtask test`: everything CI checks, in order:
+//!
+//! 1. `cargo xtask build` (debug) and the loader fixtures (`tests/fixtures/*`);
+//! 2. `cargo test --workspace --no-fail-fast`, told where the manifest, fixtures and `arca` are;
+//! 3. each standalone example's own tests;
+//! 4. tidy.
+//!
+//! A build failure stops at once; after that every step runs and the failures
+//! are listed at the end, so one CI run shows all of them.
+
+use crate::args::Args;
+use crate::plugins;
+use crate::project::{self, Profile, Result};
+use crate::tidy;
+
+pub fn run(args: &[String]) -> Result {
+    Args::new(args).finish()?;
+    let manifest = crate::build::build(Profile::Debug)?;
+    let fixtures = fixture_packages()?;
+    if !fixtures.is_empty() {
+        let mut cmd = project::cargo();
+        cmd.arg("build");
+        for f in &fixtures {
+            cmd.args(["-p", f]);
+        }
+        project::run(&mut cmd)?;
+    }
+
+    let target = project::target_dir();
+    let out = target.join(Profile::Debug.dir());
+    let mut failed: Vec<String> = Vec::new();
+    let mut step = |result: Result| {
+        if let Err(e) = result {
+            eprintln!("error: {e}");
+            failed.push(e);
+        }
+    };
+
+    step(project::run(
+        project::cargo()
+            .args(["test", "--workspace", "--no-fail-fast"])
+            .env("ARCA_PLUGINS", &manifest)
+            .env("ARCA_FIXTURES_DIR", &out)
+            .env("ARCA_BIN", out.join(project::executable_file("arca"))),
+    ));
+    match plugins::example_manifests(&plugins::all()) {
+        Ok(examples) => {
+            for example in examples {
+                let mut cmd = project::cargo();
+                cmd.arg("test")
+                    .arg("--manifest-path")
+                    .arg(example)
+                    .arg("--target-dir")
+                    .arg(&target);
+                step(project::run(&mut cmd));
+            }
+        }
+        Err(e) => step(Err(e)),
+    }
+    step(tidy::run(&[]));
+
+    match failed.len() {
+        0 => Ok(()),
+        n => Err(format!("{n} step(s) failed:\n  {}", failed.join("\n  "))),
+    }
+}
+
+/// The packages under `tests/fixtures/*/Cargo.toml`, so a new fixture needs no
+/// change here (it must still be listed in the workspace's `members`).
+fn fixture_packages() -> Result<Vec<String>> {
+    let dir = project::root().join("tests").join("fixtures");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(Vec::new());
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+        let manifest = entry.path().join("Cargo.toml");
+        if !manifest.is_file() {
+            continue;
+        }
+        let toml = project::read_toml(&manifest)?;
+        match toml.get("package").and_then(|p| p.get("name")).and_then(|n| n.as_str()) {
+            Some(name) => names.push(name.to_owned()),
+            None => return Err(format!("{}: no package name", project::display(&manifest))),
+        }
+    }
+    names.sort();
+    Ok(names)
+}
