@@ -11,6 +11,7 @@ mod build;
 mod dist;
 mod plugins;
 mod project;
+mod run;
 mod test;
 mod tidy;
 
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
         "test" => test::run(rest),
         "tidy" => tidy::run(rest),
         "bench" => bench::run(rest),
+        "run" => run::run(rest),
         "help" | "--help" | "-h" => {
             print!("{}", usage());
             Ok(())
@@ -55,6 +57,7 @@ Tasks:
   dist [--plugins a,b,...] [--release]
                             build, then lay out a relocatable target/dist/ with bin/arca,
                             bin/plugins.toml and plugins/ (default: every plugin)
+  run [--release] [-- ARGS]  build, then run target/<profile>/arca ARGS in this directory
   test                      build, build the loader fixtures, run every test, then tidy
   tidy                      check file lengths, crate manifests, machine paths and required docs
   bench                     run the benchmarks (not implemented yet)
