@@ -15,6 +15,7 @@ use async_ffi::FutureExt as _;
 use std::any::Any;
 use std::ffi::c_void;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -31,21 +32,6 @@ pub fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
-/// Polls a future, catching panics.
-struct CatchUnwind<F>(Pin<Box<F>>);
-
-impl<F: Future> Future for CatchUnwind<F> {
-    type Output = std::result::Result<F::Output, String>;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let inner = self.0.as_mut();
-        match catch_unwind(AssertUnwindSafe(move || inner.poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
-            Err(p) => Poll::Ready(Err(panic_message(p.as_ref()))),
-        }
-    }
-}
-
 fn panicked<P: Plugin>(what: &str, msg: &str) -> Error {
     Error::unexpected(format!("plugin {} panicked in {what}: {msg}", P::NAME))
 }
@@ -58,38 +44,68 @@ fn ready<T: Send + 'static>(r: Result<T>) -> FfiOp<T> {
     async move { r }.into_ffi()
 }
 
-/// Runs `fut` on the plugin's runtime and hands back an FFI future of its result.
+/// A plugin future as the host sees it: every poll (and the final drop) runs
+/// inside the plugin's runtime context, and a panic becomes an error.
+struct InPlugin<P: Plugin, F> {
+    fut: Option<Pin<Box<F>>>,
+    what: &'static str,
+    _plugin: PhantomData<fn() -> P>,
+}
+
+impl<P: Plugin, T, F: Future<Output = Result<T>>> Future for InPlugin<P, F> {
+    type Output = FfiResult<T>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let what = self.what;
+        let Some(fut) = self.fut.as_mut() else {
+            return Poll::Ready(FfiResult::Err(
+                Error::unexpected(format!("{what} polled after completion")).into_ffi(),
+            ));
+        };
+        let fut = fut.as_mut();
+        let out = match catch_unwind(AssertUnwindSafe(move || P::enter(move || fut.poll(cx)))) {
+            Ok(Ok(Poll::Pending)) => return Poll::Pending,
+            Ok(Ok(Poll::Ready(r))) => r,
+            Ok(Err(e)) => Err(e),
+            Err(p) => Err(panicked::<P>(what, &panic_message(p.as_ref()))),
+        };
+        // Dropped here, inside the context, rather than later on a host thread.
+        let done = self.fut.take();
+        let _ = catch_unwind(AssertUnwindSafe(move || P::enter(move || drop(done))));
+        Poll::Ready(match out {
+            Ok(v) => FfiResult::Ok(v),
+            Err(e) => FfiResult::Err(e.into_ffi()),
+        })
+    }
+}
+
+impl<P: Plugin, F> Drop for InPlugin<P, F> {
+    fn drop(&mut self) {
+        if let Some(fut) = self.fut.take() {
+            // A cancelled operation: drop its state where its resources live.
+            let _ = catch_unwind(AssertUnwindSafe(move || P::enter(move || drop(fut))));
+        }
+    }
+}
+
+/// Wraps a plugin future for the host.
 fn run<P, T, F>(what: &'static str, fut: F) -> FfiOp<T>
 where
     P: Plugin,
     T: Send + 'static,
     F: Future<Output = Result<T>> + Send + 'static,
 {
-    let (tx, rx) = futures_channel::oneshot::channel();
-    let task = async move {
-        let out = CatchUnwind(Box::pin(fut)).await;
-        let _ = tx.send(out);
-    };
-    match catch_unwind(AssertUnwindSafe(|| P::spawn(Box::pin(task)))) {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return ready(Err(e)),
-        Err(p) => return ready(Err(panicked::<P>("spawn", &panic_message(p.as_ref())))),
-    }
-    async move {
-        let r = match rx.await {
-            Ok(Ok(r)) => r,
-            Ok(Err(msg)) => Err(panicked::<P>(what, &msg)),
-            Err(_) => Err(Error::unexpected(format!(
-                "plugin {} dropped the {what} operation",
-                P::NAME
-            ))),
-        };
-        match r {
-            Ok(v) => FfiResult::Ok(v),
-            Err(e) => FfiResult::Err(e.into_ffi()),
-        }
+    InPlugin::<P, F> {
+        fut: Some(Box::pin(fut)),
+        what,
+        _plugin: PhantomData,
     }
     .into_ffi()
+}
+
+/// Drops plugin state inside the plugin's runtime context, catching panics.
+fn drop_in_plugin<P: Plugin, T>(value: T) {
+    let _ = catch_unwind(AssertUnwindSafe(move || P::enter(move || drop(value))));
 }
 
 /// Runs the synchronous part of a thunk, catching panics.
@@ -163,10 +179,9 @@ unsafe extern "C" fn open_thunk<P: Plugin>(uri: FfiStr<'_>, config: FfiSlice<'_,
 }
 
 unsafe extern "C" fn store_drop_thunk<P: Plugin>(h: StoreHandle) {
-    let _ = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: made by `open_thunk::<P>`, dropped once by the host.
-        drop(unsafe { Box::from_raw(h.0.cast::<StoreBox<P>>()) });
-    }));
+    // SAFETY: made by `open_thunk::<P>`, dropped once by the host.
+    let b = unsafe { Box::from_raw(h.0.cast::<StoreBox<P>>()) };
+    drop_in_plugin::<P, _>(b);
 }
 
 unsafe extern "C" fn stat_thunk<P: Plugin>(h: StoreHandle, path: FfiStr<'_>) -> FfiOp<FfiFileInfo> {
@@ -232,10 +247,9 @@ unsafe extern "C" fn reader_next_thunk<P: Plugin>(h: ReaderHandle) -> FfiOp<FfiB
 }
 
 unsafe extern "C" fn reader_drop_thunk<P: Plugin>(h: ReaderHandle) {
-    let _ = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: made by `read_thunk::<P>`, dropped once by the host.
-        drop(unsafe { Box::from_raw(h.0.cast::<Slot<<P::Store as Store>::Reader>>()) });
-    }));
+    // SAFETY: made by `read_thunk::<P>`, dropped once by the host.
+    let b = unsafe { Box::from_raw(h.0.cast::<Slot<<P::Store as Store>::Reader>>()) };
+    drop_in_plugin::<P, _>(b);
 }
 
 unsafe extern "C" fn write_thunk<P: Plugin>(h: StoreHandle, path: FfiStr<'_>) -> FfiOp<WriterHandle> {
@@ -292,10 +306,9 @@ unsafe extern "C" fn writer_abort_thunk<P: Plugin>(h: WriterHandle) -> FfiOp<Ffi
 }
 
 unsafe extern "C" fn writer_drop_thunk<P: Plugin>(h: WriterHandle) {
-    let _ = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: made by `write_thunk::<P>`, dropped once by the host.
-        drop(unsafe { Box::from_raw(h.0.cast::<Slot<<P::Store as Store>::Writer>>()) });
-    }));
+    // SAFETY: made by `write_thunk::<P>`, dropped once by the host.
+    let b = unsafe { Box::from_raw(h.0.cast::<Slot<<P::Store as Store>::Writer>>()) };
+    drop_in_plugin::<P, _>(b);
 }
 
 unsafe extern "C" fn delete_thunk<P: Plugin>(h: StoreHandle, path: FfiStr<'_>) -> FfiOp<FfiUnit> {

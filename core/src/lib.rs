@@ -11,9 +11,11 @@
 //!   handshake (magic, ABI version, layout fingerprint) refuses mismatched
 //!   plugins with a clear error instead of undefined behaviour.
 //! - **Async crosses as `async_ffi::FfiFuture`** and every plugin owns its
-//!   runtime: a `cdylib` carries its own copy of tokio, so plugin futures run
-//!   on the plugin's threads ([`Plugin::spawn`]) and the host only awaits a
-//!   channel. No thread is parked per operation.
+//!   runtime: a `cdylib` carries its own copy of tokio, so every poll of a
+//!   plugin future happens inside the plugin's runtime context
+//!   ([`Plugin::enter`]). The host polls it directly on its own threads: no
+//!   task spawn, no channel, no thread hop per operation, and no thread is
+//!   parked per operation.
 //! - **Bytes stream in chunks** ([`FfiBuf`]) that carry their own destructor:
 //!   a `Vec<u8>` or `bytes::Bytes` crosses without a copy and is freed by the
 //!   allocator that made it.
@@ -38,7 +40,7 @@ pub mod types;
 pub use error::{Error, ErrorKind, Result};
 pub use ffi::FfiBuf;
 pub use path::{ArtifactPath, PathError};
-pub use plugin::{BoxFuture, Chunk, Config, Plugin, Reader, Store, Writer};
+pub use plugin::{Chunk, Config, Plugin, Reader, Store, Writer};
 pub use types::{ByteRange, Capabilities, CompletedPart, FileInfo, ListPage, MultipartUpload, PresignedPart};
 
 /// The chunk size stores should aim for when reading (1 MiB): large enough

@@ -8,15 +8,11 @@ use crate::path::ArtifactPath;
 use crate::types::{ByteRange, Capabilities, CompletedPart, FileInfo, ListPage, MultipartUpload};
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::pin::Pin;
 
 /// A chunk of file data. Build one with [`FfiBuf::from_vec`] or
 /// [`FfiBuf::from_owner`] (e.g. over a `bytes::Bytes`); no copy is made when it
 /// crosses the boundary.
 pub type Chunk = FfiBuf;
-
-/// A boxed future handed to [`Plugin::spawn`].
-pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 /// A plugin: its identity and its constructor.
 pub trait Plugin: Send + Sync + 'static {
@@ -31,10 +27,14 @@ pub trait Plugin: Send + Sync + 'static {
     /// The store type.
     type Store: Store;
 
-    /// Runs `fut` to completion on the plugin's own runtime. A plugin library
-    /// carries its own copy of its async runtime: futures that use timers or
-    /// I/O must run there, never on the host's threads.
-    fn spawn(fut: BoxFuture) -> Result<()>;
+    /// Runs `f` with the plugin's own async runtime entered on the current
+    /// thread (for tokio: `runtime.enter()`). A plugin library carries its
+    /// own copy of its runtime; the host polls plugin futures on its own
+    /// threads, and every poll happens inside `enter`, so timers, I/O and
+    /// `spawn_blocking` reach the plugin's runtime, never the host's. A plugin
+    /// without a runtime returns `Ok(f())`. An error (the runtime cannot be
+    /// started) fails the operation.
+    fn enter<R>(f: impl FnOnce() -> R) -> Result<R>;
 
     /// Opens a store for `uri` with its configuration. Unknown keys must be
     /// refused by name (see [`Config::finish`]).

@@ -20,14 +20,16 @@
 //!   export;
 //! - `config.rs`: the URI and the configuration map, parsed into a typed
 //!   [`MemoryConfig`];
-//! - `store.rs`: the store with its reader and writer;
-//! - `runtime.rs`: where the plugin's futures run.
+//! - `store.rs`: the store with its reader and writer.
+//!
+//! A plugin that does real I/O owns an async runtime (a tokio runtime built
+//! once in a `OnceLock`) and enters it in [`Plugin::enter`]; this one never
+//! waits for anything, so it has no runtime and `enter` just runs the closure.
 //!
 //! There is no `error.rs`: a memory store has no native errors to classify, so
 //! each [`arca_core::Error`] is built where it happens.
 
 mod config;
-mod runtime;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -35,7 +37,7 @@ mod tests;
 pub use config::{CHUNK_SIZE_KEY, MemoryConfig};
 pub use store::{MemoryReader, MemoryStore, MemoryWriter};
 
-use arca_core::{BoxFuture, Capabilities, Config, Plugin, Result};
+use arca_core::{Capabilities, Config, Plugin, Result};
 
 /// The URI scheme this plugin serves.
 pub const SCHEME: &str = "memory";
@@ -61,8 +63,8 @@ impl Plugin for MemoryPlugin {
     };
     type Store = MemoryStore;
 
-    fn spawn(fut: BoxFuture) -> Result<()> {
-        runtime::spawn(fut)
+    fn enter<R>(f: impl FnOnce() -> R) -> Result<R> {
+        Ok(f())
     }
 
     async fn open(uri: String, config: Config) -> Result<MemoryStore> {

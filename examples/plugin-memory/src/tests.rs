@@ -3,8 +3,12 @@
 //! the semantics that are easy to get subtly wrong. Each test uses its own
 //! bucket, since buckets are shared by the whole process.
 
-use crate::runtime::block_on;
 use crate::{CHUNK_SIZE_KEY, MemoryPlugin, MemoryStore};
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
 use arca_core::{ArtifactPath, ByteRange, Config, ErrorKind, FfiBuf, Plugin, Reader, Result, Store, Writer};
 
 fn open(uri: &str, config: &[(&str, &str)]) -> Result<MemoryStore> {
@@ -180,4 +184,33 @@ fn multipart_is_unsupported() -> Result<()> {
     let err = block_on(store.multipart_create(&path("x")?, 2)).err().map(|e| e.kind);
     assert_eq!(err, Some(ErrorKind::UNSUPPORTED));
     Ok(())
+}
+
+/// Runs `fut` to completion on the current thread, parking it while the
+/// future is pending.
+pub fn block_on<F: Future>(fut: F) -> F::Output {
+    let mut fut = pin!(fut);
+    let waker = Waker::from(Arc::new(Unparker(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+        // A wake-up that lands between `poll` and `park` is not lost: `park`
+        // returns at once after an `unpark`. A spurious return only costs a poll.
+        thread::park();
+    }
+}
+
+/// A waker that unparks the thread running [`block_on`].
+struct Unparker(Thread);
+
+impl Wake for Unparker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
 }

@@ -52,7 +52,7 @@ pub use reader::LocalReader;
 pub use store::LocalStore;
 pub use writer::LocalWriter;
 
-use arca_core::{BoxFuture, Capabilities, Config, Error, Plugin, Result};
+use arca_core::{Capabilities, Config, Error, Plugin, Result};
 use std::sync::OnceLock;
 use tokio::runtime::Runtime;
 
@@ -95,9 +95,9 @@ impl Plugin for LocalPlugin {
     const CAPABILITIES: Capabilities = Capabilities::FILESYSTEM;
     type Store = LocalStore;
 
-    fn spawn(fut: BoxFuture) -> Result<()> {
-        drop(runtime()?.spawn(fut));
-        Ok(())
+    fn enter<R>(f: impl FnOnce() -> R) -> Result<R> {
+        let _guard = runtime()?.enter();
+        Ok(f())
     }
 
     async fn open(uri: String, config: Config) -> Result<LocalStore> {

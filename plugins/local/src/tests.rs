@@ -213,12 +213,10 @@ fn symlinks_out_of_the_root_are_refused() {
 }
 
 #[test]
-fn spawn_runs_on_the_plugin_runtime() {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let fut = async move {
-        let _ = tx.send(std::thread::current().name().map(str::to_owned));
-    };
-    assert!(LocalPlugin::spawn(Box::pin(fut)).is_ok());
-    let name = rx.recv_timeout(std::time::Duration::from_secs(10)).ok().flatten();
-    assert_eq!(name.as_deref(), Some("arca-local"));
+fn enter_gives_the_plugin_runtime_context() {
+    // Outside `enter` there is no tokio context on this thread; inside it,
+    // the plugin's own runtime is current.
+    assert!(tokio::runtime::Handle::try_current().is_err());
+    let inside = LocalPlugin::enter(|| tokio::runtime::Handle::try_current().is_ok());
+    assert_eq!(inside.ok(), Some(true));
 }
