@@ -3,9 +3,15 @@
 //! Bytes go to a hidden temp file beside the target (`.arca-tmp-<name>-<random>`),
 //! which `finish` renames onto the final name: a reader sees the old file or
 //! the new one, never a mix, and of two concurrent writers the last to finish
-//! wins. Chunks travel over a small bounded channel to one blocking task that
-//! owns the file, so writing to disk overlaps with receiving the next chunk
-//! without a `spawn_blocking` per chunk.
+//! wins.
+//!
+//! Small files are the common case (MLflow runs log many of them), so the
+//! first chunk-size worth of bytes is kept in memory: a file that fits is
+//! created, written, synced and renamed in one blocking call at `finish`. A
+//! larger file switches to streaming: chunks travel over a small bounded
+//! channel to one blocking task that owns the temp file, so writing to disk
+//! overlaps with receiving the next chunk without a `spawn_blocking` per
+//! chunk. Memory stays bounded by one chunk size plus the channel.
 
 use crate::error::{io_error, shown, task_failed};
 use crate::store::{Shared, TEMP_PREFIX, blocking};
@@ -30,6 +36,23 @@ const NAME_IN_TEMP: usize = 64;
 /// Writes one file; see the module docs.
 #[derive(Debug)]
 pub struct LocalWriter {
+    shared: Arc<Shared>,
+    path: ArtifactPath,
+    state: State,
+}
+
+#[derive(Debug)]
+enum State {
+    /// Nothing on disk yet: the bytes so far, at most one chunk size.
+    Buffered { chunks: Vec<Chunk>, len: usize },
+    /// A temp file exists and a blocking task writes to it.
+    Streaming(Stream),
+    /// Finished, aborted or failed.
+    Closed,
+}
+
+#[derive(Debug)]
+struct Stream {
     /// Closed to tell the writing task that no more chunks come.
     tx: Option<mpsc::Sender<Chunk>>,
     /// The writing task; it hands the file back once the channel is closed.
@@ -40,47 +63,25 @@ pub struct LocalWriter {
     temp: Option<PathBuf>,
     target: PathBuf,
     dir: PathBuf,
-    fsync: bool,
-    path: String,
 }
 
-/// Checks `path`, creates its parent directories and the temp file, and starts
-/// the writing task.
+/// Checks that `path` can be written; nothing is created yet. The checks are
+/// a few `lstat`s, cheap enough to run inline.
 pub(crate) async fn open(shared: Arc<Shared>, path: &ArtifactPath) -> Result<LocalWriter> {
-    let p = path.clone();
-    let fsync = shared.fsync;
-    let (file, temp, target, dir) = blocking("write", path.as_str(), move || prepare(&shared, &p)).await?;
-    let (tx, mut rx) = mpsc::channel::<Chunk>(WRITE_QUEUE);
-    let discarded = Arc::new(AtomicBool::new(false));
-    let (flag, shown_path) = (discarded.clone(), path.as_str().to_owned());
-    let task = tokio::task::spawn_blocking(move || {
-        let mut file = file;
-        while let Some(chunk) = rx.blocking_recv() {
-            if flag.load(Ordering::Relaxed) {
-                break;
-            }
-            file.write_all(chunk.as_bytes())
-                .map_err(|e| io_error("write", &shown_path, e))?;
-        }
-        Ok(file)
-    });
+    check(&shared, path)?;
     Ok(LocalWriter {
-        tx: Some(tx),
-        task: Some(task),
-        discarded,
-        temp: Some(temp),
-        target,
-        dir,
-        fsync,
-        path: path.as_str().to_owned(),
+        shared,
+        path: path.clone(),
+        state: State::Buffered {
+            chunks: Vec::new(),
+            len: 0,
+        },
     })
 }
 
-/// The blocking part of [`open`]: returns the open temp file, its path, the
-/// target path and the directory holding both.
-fn prepare(shared: &Shared, path: &ArtifactPath) -> Result<(File, PathBuf, PathBuf, PathBuf)> {
+fn check(shared: &Shared, path: &ArtifactPath) -> Result<()> {
     let shown_path = shown(path.as_str());
-    let (Some(name), Some(parent)) = (path.file_name(), path.parent()) else {
+    let Some(name) = path.file_name() else {
         return Err(Error::new(
             ErrorKind::IS_A_DIRECTORY,
             "cannot write the store root: it is a directory",
@@ -91,23 +92,30 @@ fn prepare(shared: &Shared, path: &ArtifactPath) -> Result<(File, PathBuf, PathB
             "names starting with {TEMP_PREFIX} are reserved for uploads in progress: {shown_path}"
         )));
     }
-    match shared.resolve(path, "write")? {
-        Some(existing) if existing.is_dir() => {
-            return Err(Error::new(
-                ErrorKind::IS_A_DIRECTORY,
-                format!("is a directory: {shown_path}"),
-            ));
-        }
-        Some(_) => {}
-        None => {
-            if !shared.check_ancestor(path, "write")? {
-                return Err(Error::new(
-                    ErrorKind::IS_A_DIRECTORY,
-                    format!("a parent of {shown_path} is a file, not a directory"),
-                ));
-            }
-        }
+    match shared.resolve_meta(path, "write")? {
+        Some((_, meta)) if meta.is_dir() => Err(Error::new(
+            ErrorKind::IS_A_DIRECTORY,
+            format!("is a directory: {shown_path}"),
+        )),
+        Some(_) => Ok(()),
+        None if shared.check_ancestor(path, "write")? => Ok(()),
+        None => Err(Error::new(
+            ErrorKind::IS_A_DIRECTORY,
+            format!("a parent of {shown_path} is a file, not a directory"),
+        )),
     }
+}
+
+/// Creates the parent directories and the temp file. Returns the open temp
+/// file, its path, the target path and the directory holding both.
+fn create_temp(shared: &Shared, path: &ArtifactPath) -> Result<(File, PathBuf, PathBuf, PathBuf)> {
+    check(shared, path)?;
+    let (Some(name), Some(parent)) = (path.file_name(), path.parent()) else {
+        return Err(Error::new(
+            ErrorKind::IS_A_DIRECTORY,
+            "cannot write the store root: it is a directory",
+        ));
+    };
     let dir = shared.full(&parent);
     fs::create_dir_all(&dir).map_err(|e| io_error("create the parent directory of", path.as_str(), e))?;
     let mut short = name.len().min(NAME_IN_TEMP);
@@ -125,6 +133,50 @@ fn prepare(shared: &Shared, path: &ArtifactPath) -> Result<(File, PathBuf, PathB
             Err(e) => return Err(io_error("create a temp file for", path.as_str(), e)),
         }
     }
+}
+
+/// Writes a whole small file and publishes it: one blocking call.
+fn write_whole(shared: &Shared, path: &ArtifactPath, chunks: &[Chunk]) -> Result<()> {
+    let (mut file, temp, target, dir) = create_temp(shared, path)?;
+    for c in chunks {
+        if let Err(e) = file.write_all(c.as_bytes()) {
+            let _ = fs::remove_file(&temp);
+            return Err(io_error("write", path.as_str(), e));
+        }
+    }
+    let (renamed, outcome) = publish(file, &temp, &target, &dir, shared.fsync, path.as_str());
+    if !renamed {
+        let _ = fs::remove_file(&temp);
+    }
+    outcome
+}
+
+/// Starts streaming: creates the temp file and the writing task.
+async fn start_stream(shared: &Arc<Shared>, path: &ArtifactPath) -> Result<Stream> {
+    let (sh, p) = (shared.clone(), path.clone());
+    let (file, temp, target, dir) = blocking("write", path.as_str(), move || create_temp(&sh, &p)).await?;
+    let (tx, mut rx) = mpsc::channel::<Chunk>(WRITE_QUEUE);
+    let discarded = Arc::new(AtomicBool::new(false));
+    let (flag, shown_path) = (discarded.clone(), path.as_str().to_owned());
+    let task = tokio::task::spawn_blocking(move || {
+        let mut file = file;
+        while let Some(chunk) = rx.blocking_recv() {
+            if flag.load(Ordering::Relaxed) {
+                break;
+            }
+            file.write_all(chunk.as_bytes())
+                .map_err(|e| io_error("write", &shown_path, e))?;
+        }
+        Ok(file)
+    });
+    Ok(Stream {
+        tx: Some(tx),
+        task: Some(task),
+        discarded,
+        temp: Some(temp),
+        target,
+        dir,
+    })
 }
 
 /// A unique-enough suffix from std alone: the process id, the time and a
@@ -163,18 +215,42 @@ fn publish(file: File, temp: &Path, target: &Path, dir: &Path, fsync: bool, path
     }
 }
 
-impl LocalWriter {
-    fn closed(&self) -> Error {
-        Error::invalid_input(format!("the writer for {} is already closed", shown(&self.path)))
-    }
-
+impl Stream {
     /// Closes the channel and waits for the writing task to hand the file
     /// back (or report why it stopped).
-    async fn stop(&mut self) -> Result<File> {
+    async fn stop(&mut self, path: &str) -> Result<File> {
         self.tx = None;
-        let task = self.task.take().ok_or_else(|| self.closed())?;
-        task.await.map_err(|e| task_failed("write", &self.path, e))?
+        let task = self.task.take().ok_or_else(|| closed(path))?;
+        task.await.map_err(|e| task_failed("write", path, e))?
     }
+
+    async fn send(&mut self, chunk: Chunk, path: &str) -> Result<()> {
+        let tx = self.tx.as_ref().ok_or_else(|| closed(path))?;
+        if tx.send(chunk).await.is_ok() {
+            return Ok(());
+        }
+        // The task only stops early on an error: report that error.
+        match self.stop(path).await {
+            Err(e) => Err(e),
+            Ok(_) => Err(Error::unexpected(format!(
+                "cannot write {}: the writing task stopped",
+                shown(path)
+            ))),
+        }
+    }
+
+    /// Discards the temp file without blocking (also used by `Drop`).
+    fn discard(&mut self) {
+        self.discarded.store(true, Ordering::Relaxed);
+        self.tx = None;
+        if let Some(temp) = self.temp.take() {
+            let _ = fs::remove_file(temp);
+        }
+    }
+}
+
+fn closed(path: &str) -> Error {
+    Error::invalid_input(format!("the writer for {} is already closed", shown(path)))
 }
 
 impl Writer for LocalWriter {
@@ -182,61 +258,96 @@ impl Writer for LocalWriter {
         if chunk.is_empty() {
             return Ok(());
         }
-        let tx = self.tx.as_ref().ok_or_else(|| self.closed())?;
-        if tx.send(chunk).await.is_ok() {
-            return Ok(());
-        }
-        // The task only stops early on an error: report that error.
-        match self.stop().await {
-            Err(e) => Err(e),
-            Ok(_) => Err(Error::unexpected(format!(
-                "cannot write {}: the writing task stopped",
-                shown(&self.path)
-            ))),
+        let path = self.path.as_str().to_owned();
+        match &mut self.state {
+            State::Buffered { chunks, len } if *len + chunk.len() <= self.shared.chunk_size => {
+                *len += chunk.len();
+                chunks.push(chunk);
+                Ok(())
+            }
+            State::Buffered { chunks, .. } => {
+                let buffered = std::mem::take(chunks);
+                self.state = State::Closed;
+                let mut stream = start_stream(&self.shared, &self.path).await?;
+                for c in buffered.into_iter().chain(std::iter::once(chunk)) {
+                    if let Err(e) = stream.send(c, &path).await {
+                        stream.discard();
+                        return Err(e);
+                    }
+                }
+                self.state = State::Streaming(stream);
+                Ok(())
+            }
+            State::Streaming(stream) => {
+                let r = stream.send(chunk, &path).await;
+                if r.is_err() {
+                    stream.discard();
+                    self.state = State::Closed;
+                }
+                r
+            }
+            State::Closed => Err(closed(&path)),
         }
     }
 
     async fn finish(mut self) -> Result<()> {
-        let file = self.stop().await?;
-        let temp = self.temp.clone().ok_or_else(|| self.closed())?;
-        let (target, dir, fsync, path) = (self.target.clone(), self.dir.clone(), self.fsync, self.path.clone());
-        let (renamed, outcome) = blocking("finish writing", &self.path, move || {
-            Ok(publish(file, &temp, &target, &dir, fsync, &path))
-        })
-        .await?;
-        if renamed {
-            self.temp = None;
+        let path = self.path.as_str().to_owned();
+        match std::mem::replace(&mut self.state, State::Closed) {
+            State::Buffered { chunks, .. } => {
+                let (shared, p) = (self.shared.clone(), self.path.clone());
+                blocking("finish writing", &path, move || write_whole(&shared, &p, &chunks)).await
+            }
+            State::Streaming(mut stream) => {
+                let file = match stream.stop(&path).await {
+                    Ok(f) => f,
+                    Err(e) => {
+                        stream.discard();
+                        return Err(e);
+                    }
+                };
+                let temp = stream.temp.clone().ok_or_else(|| closed(&path))?;
+                let (target, dir, fsync) = (stream.target.clone(), stream.dir.clone(), self.shared.fsync);
+                let p = path.clone();
+                let (renamed, outcome) = blocking("finish writing", &path, move || {
+                    Ok(publish(file, &temp, &target, &dir, fsync, &p))
+                })
+                .await?;
+                if renamed {
+                    stream.temp = None;
+                } else {
+                    stream.discard();
+                }
+                outcome
+            }
+            State::Closed => Err(closed(&path)),
         }
-        // Otherwise `Drop` removes the temp file.
-        outcome
     }
 
     async fn abort(mut self) -> Result<()> {
-        self.discarded.store(true, Ordering::Relaxed);
-        // Why the task stopped no longer matters: its file is being discarded.
-        let _ = self.stop().await;
-        let Some(temp) = self.temp.take() else {
-            return Ok(());
-        };
-        let path = self.path.clone();
-        blocking("abort", &self.path, move || match fs::remove_file(&temp) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_error("discard the upload of", &path, e)),
-            _ => Ok(()),
-        })
-        .await
+        if let State::Streaming(mut stream) = std::mem::replace(&mut self.state, State::Closed) {
+            stream.discarded.store(true, Ordering::Relaxed);
+            // Why the task stopped no longer matters: its file is being discarded.
+            let _ = stream.stop(self.path.as_str()).await;
+            if let Some(temp) = stream.temp.take() {
+                let path = self.path.as_str().to_owned();
+                blocking("abort", &path.clone(), move || match fs::remove_file(&temp) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_error("discard the upload of", &path, e)),
+                    _ => Ok(()),
+                })
+                .await?;
+            }
+        }
+        Ok(())
     }
 }
 
 impl Drop for LocalWriter {
-    /// Discards an unfinished file. This runs on whatever thread drops the
-    /// writer (possibly a host thread with no runtime), so it only closes the
-    /// channel and unlinks the temp file; the task, if still writing, ends on
-    /// its own and its file is freed when closed.
+    /// Discards an unfinished file. This may run on a thread with no runtime,
+    /// so it only closes the channel and unlinks the temp file; the task, if
+    /// still writing, ends on its own and its file is freed when closed.
     fn drop(&mut self) {
-        self.discarded.store(true, Ordering::Relaxed);
-        self.tx = None;
-        if let Some(temp) = self.temp.take() {
-            let _ = fs::remove_file(temp);
+        if let State::Streaming(stream) = &mut self.state {
+            stream.discard();
         }
     }
 }
