@@ -20,7 +20,22 @@
 //! ```
 //!
 //! Policy lives here, not in plugins: retries of `temporary` errors
-//! ([`retry`]), redaction of credentials in URIs ([`uri::redact`]).
+//! ([`retry`]), redaction of credentials in URIs ([`uri::redact`]). The
+//! `Store` futures need a tokio runtime with timers enabled (for retry
+//! back-off); plugin futures themselves run in their plugin's own runtime
+//! context, whatever executor polls them.
+//!
+//! ## Configuration
+//!
+//! | Setting | Default | Meaning |
+//! | --- | --- | --- |
+//! | `--plugins FILE` (CLI) / `Registry::from_manifest` | — | The plugin manifest to read. |
+//! | `ARCA_PLUGINS` | — | The manifest, when no flag names one. |
+//! | `plugins.toml` beside the executable | — | The manifest otherwise. |
+//! | `[plugin.config]` in the manifest | none | Default configuration passed to that plugin's `open`; `Registry::open_with` overrides it per store. |
+//! | `RUST_LOG` (CLI) | off | Log filter for the `arca` command (`tracing-subscriber` syntax), written to stderr. |
+//!
+//! The manifest format is described in [`manifest`].
 
 pub mod loader;
 pub mod manifest;

@@ -50,3 +50,57 @@ impl Retry {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arca_core::Error;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn policy() -> Retry {
+        Retry {
+            attempts: 3,
+            initial_delay: Duration::from_millis(1),
+            total: Duration::from_secs(5),
+        }
+    }
+
+    fn run<T>(f: impl Future<Output = T>) -> T {
+        match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => rt.block_on(f),
+            Err(e) => panic!("runtime: {e}"),
+        }
+    }
+
+    #[test]
+    fn temporary_errors_are_retried_until_success() {
+        let calls = AtomicU32::new(0);
+        let r = run(policy().run(|| async {
+            if calls.fetch_add(1, Ordering::SeqCst) < 2 {
+                Err(Error::unexpected("busy").temporary())
+            } else {
+                Ok(7)
+            }
+        }));
+        assert_eq!(r, Ok(7));
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn permanent_errors_are_not_retried_and_attempts_are_bounded() {
+        let calls = AtomicU32::new(0);
+        let r: Result<()> = run(policy().run(|| async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(Error::not_found("gone"))
+        }));
+        assert!(r.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        let calls = AtomicU32::new(0);
+        let r: Result<()> = run(policy().run(|| async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(Error::unexpected("always busy").temporary())
+        }));
+        assert!(r.is_err_and(|e| e.message == "always busy"));
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+}
