@@ -177,6 +177,47 @@ fn single_file_copies_and_store_to_store() {
 }
 
 #[test]
+fn progress_bar_on_a_terminal_only() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let src = tmp.path().join("five.bin");
+    std::fs::write(&src, content(5 * 1024 * 1024, 3)).unwrap_or_else(|e| panic!("{e}"));
+    // Not a terminal: nothing but the result.
+    let o = arca(&[
+        "cp",
+        &src.display().to_string(),
+        &format!("{}/piped.bin", file_uri(tmp.path())),
+    ]);
+    expect_code(&o, 0);
+    assert!(
+        o.stderr.is_empty() && o.stdout.is_empty(),
+        "output in a pipe: {}",
+        stderr(&o)
+    );
+    // A terminal (a pseudo-terminal from util-linux `script`): a progress bar.
+    let cmd = format!(
+        "{} --plugins {} cp {} {}/tty.bin",
+        arca_bin().display(),
+        manifest().display(),
+        src.display(),
+        file_uri(tmp.path())
+    );
+    let o = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `script` (util-linux) for a pseudo-terminal: {e}"));
+    let screen = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{screen}");
+    assert!(
+        screen.contains("MiB/5.00 MiB"),
+        "no progress bar on a terminal: {screen:?}"
+    );
+    assert_eq!(
+        sha256(&std::fs::read(tmp.path().join("tty.bin")).unwrap_or_default()),
+        sha256(&content(5 * 1024 * 1024, 3))
+    );
+}
+
+#[test]
 fn usage_errors_exit_2_and_failures_exit_1() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let o = arca(&["frobnicate"]);
