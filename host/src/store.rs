@@ -81,26 +81,26 @@ impl Store {
         self.inner.plugin.capabilities
     }
 
-    fn ctx(&self, e: Error, path: &ArtifactPath) -> Error {
+    /// Names the store in an error's context (once).
+    fn ctx(&self, e: Error) -> Error {
         if e.context.iter().any(|(k, _)| k == "store") {
             return e;
         }
-        let _ = path;
         e.with("store", self.inner.uri.clone())
     }
 
-    async fn retried<T, F, Fut>(&self, path: &ArtifactPath, f: F) -> Result<T>
+    async fn retried<T, F, Fut>(&self, f: F) -> Result<T>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        self.inner.retry.run(f).await.map_err(|e| self.ctx(e, path))
+        self.inner.retry.run(f).await.map_err(|e| self.ctx(e))
     }
 
     /// Describes a file or directory.
     pub async fn stat(&self, path: &ArtifactPath) -> Result<FileInfo> {
         let vt = self.inner.plugin.vtable;
-        self.retried(path, || async {
+        self.retried(|| async {
             // SAFETY: live handle; the path string outlives the call.
             let op = unsafe { (vt.stat)(self.inner.handle, FfiStr::new(path.as_str())) };
             Ok(await_op(op).await?.into_info())
@@ -111,7 +111,7 @@ impl Store {
     /// One page of the immediate children of `path`.
     pub async fn list_page(&self, path: &ArtifactPath, token: Option<&str>, page_size: u32) -> Result<ListPage> {
         let vt = self.inner.plugin.vtable;
-        self.retried(path, || async {
+        self.retried(|| async {
             // SAFETY: live handle; the strings outlive the call.
             let op = unsafe {
                 (vt.list)(
@@ -176,7 +176,7 @@ impl Store {
     pub async fn read(&self, path: &ArtifactPath, range: Option<ByteRange>) -> Result<ReadStream> {
         let vt = self.inner.plugin.vtable;
         let handle = self
-            .retried(path, || async {
+            .retried(|| async {
                 // SAFETY: live handle; the path outlives the call.
                 let op = unsafe {
                     (vt.read)(
@@ -211,7 +211,7 @@ impl Store {
         let vt = self.inner.plugin.vtable;
         // SAFETY: live handle; the path outlives the call.
         let op = unsafe { (vt.write)(self.inner.handle, FfiStr::new(path.as_str())) };
-        let handle = await_op(op).await.map_err(|e| self.ctx(e, path))?;
+        let handle = await_op(op).await.map_err(|e| self.ctx(e))?;
         Ok(WriteHandle {
             store: self.clone(),
             handle: Some(handle),
@@ -229,7 +229,7 @@ impl Store {
     /// Deletes a file or a whole directory; a missing path is success.
     pub async fn delete(&self, path: &ArtifactPath) -> Result<()> {
         let vt = self.inner.plugin.vtable;
-        self.retried(path, || async {
+        self.retried(|| async {
             // SAFETY: live handle; the path outlives the call.
             let op = unsafe { (vt.delete)(self.inner.handle, FfiStr::new(path.as_str())) };
             await_op(op).await.map(drop)
@@ -242,7 +242,7 @@ impl Store {
         let vt = self.inner.plugin.vtable;
         // SAFETY: live handle; the path outlives the call.
         let op = unsafe { (vt.multipart_create)(self.inner.handle, FfiStr::new(path.as_str()), num_parts) };
-        Ok(await_op(op).await.map_err(|e| self.ctx(e, path))?.into_upload())
+        Ok(await_op(op).await.map_err(|e| self.ctx(e))?.into_upload())
     }
 
     /// Completes a multipart upload.
@@ -270,7 +270,7 @@ impl Store {
                 FfiSlice::new(&ffi),
             )
         };
-        await_op(op).await.map(drop).map_err(|e| self.ctx(e, path))
+        await_op(op).await.map(drop).map_err(|e| self.ctx(e))
     }
 
     /// Aborts a multipart upload.
@@ -278,7 +278,7 @@ impl Store {
         let vt = self.inner.plugin.vtable;
         // SAFETY: live handle; the strings outlive the call.
         let op = unsafe { (vt.multipart_abort)(self.inner.handle, FfiStr::new(path.as_str()), FfiStr::new(upload_id)) };
-        await_op(op).await.map(drop).map_err(|e| self.ctx(e, path))
+        await_op(op).await.map(drop).map_err(|e| self.ctx(e))
     }
 }
 
@@ -383,7 +383,7 @@ impl Stream for ReadStream {
             FfiResult::Ok(buf) => Poll::Ready(Some(Ok(Bytes::from_owner(buf)))),
             FfiResult::Err(e) => {
                 this.done = true;
-                Poll::Ready(Some(Err(this.store.ctx(e.into_error(), &ArtifactPath::root()))))
+                Poll::Ready(Some(Err(this.store.ctx(e.into_error()))))
             }
         }
     }
@@ -429,7 +429,7 @@ impl WriteHandle {
         let h = self.live()?;
         // SAFETY: live writer handle; the chunk's ownership moves to the plugin.
         let op = unsafe { (self.store.inner.plugin.vtable.writer_write)(h, FfiBuf::from_owner(chunk)) };
-        await_op(op).await.map(drop).map_err(|e| self.store.ctx(e, &self.path))
+        await_op(op).await.map(drop).map_err(|e| self.store.ctx(e))
     }
 
     /// Publishes the file atomically.
@@ -437,7 +437,7 @@ impl WriteHandle {
         let h = self.live()?;
         // SAFETY: live writer handle.
         let op = unsafe { (self.store.inner.plugin.vtable.writer_finish)(h) };
-        let r = await_op(op).await.map(drop).map_err(|e| self.store.ctx(e, &self.path));
+        let r = await_op(op).await.map(drop).map_err(|e| self.store.ctx(e));
         self.release();
         r
     }
