@@ -41,6 +41,7 @@ pub mod loader;
 pub mod manifest;
 pub mod registry;
 pub mod retry;
+pub mod server;
 pub mod store;
 pub mod uri;
 

@@ -49,6 +49,33 @@ pub enum Command {
     /// Inspect the installed plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
+    /// Serve MLflow's artifact proxy API (a drop-in for `mlflow server --artifacts-only`).
+    ///
+    /// Point MLflow clients at it as the tracking URI (artifacts only), or a
+    /// tracking server's `--default-artifact-root` at
+    /// `http://HOST:PORT/api/2.0/mlflow-artifacts/artifacts`.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where artifacts are stored: a path or a store URI.
+    #[arg(
+        long,
+        env = "MLFLOW_ARTIFACTS_DESTINATION",
+        default_value = "./mlartifacts",
+        value_name = "URI"
+    )]
+    pub artifacts_destination: String,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0: any free port, printed at start).
+    #[arg(long, default_value_t = 5000)]
+    pub port: u16,
+    /// Refuse uploads larger than this many bytes.
+    #[arg(long, value_name = "BYTES")]
+    pub max_upload_size: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -149,6 +176,15 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Rm(a) => ops::rm(&reg, a).await,
         Command::Plugins(PluginsCommand::List) => ops::plugins_list(&reg),
         Command::Cp(a) => cp::cp(&reg, a, progress).await,
+        Command::Serve(a) => {
+            let opts = arca_host::server::ServeOptions {
+                destination: a.artifacts_destination.clone(),
+                host: a.host.clone(),
+                port: a.port,
+                max_upload_size: a.max_upload_size,
+            };
+            Ok(arca_host::server::serve(std::sync::Arc::new(reg), opts).await?)
+        }
     }
 }
 
