@@ -76,6 +76,21 @@ pub struct ServeArgs {
     /// Refuse uploads larger than this many bytes.
     #[arg(long, value_name = "BYTES")]
     pub max_upload_size: Option<u64>,
+    /// The URL clients reach this server at, used in the signed part-upload
+    /// and download URLs it hands out (default: http:// + the request's Host).
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Remove staged multipart uploads that were not completed after this many seconds.
+    #[arg(long, default_value_t = 86_400, value_name = "SECONDS")]
+    pub mpu_stale_after: u64,
+    /// Lifetime of signed download URLs, in seconds.
+    #[arg(
+        long,
+        env = "MLFLOW_PRESIGNED_DOWNLOAD_URL_TTL_SECONDS",
+        default_value_t = 300,
+        value_name = "SECONDS"
+    )]
+    pub download_url_ttl: u64,
 }
 
 #[derive(Debug, Args)]
@@ -182,6 +197,9 @@ pub async fn run(cli: Cli) -> CliResult {
                 host: a.host.clone(),
                 port: a.port,
                 max_upload_size: a.max_upload_size,
+                public_url: a.public_url.clone(),
+                mpu_stale_after: a.mpu_stale_after,
+                download_url_ttl: a.download_url_ttl,
             };
             Ok(arca_host::server::serve(std::sync::Arc::new(reg), opts).await?)
         }

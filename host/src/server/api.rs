@@ -100,11 +100,18 @@ pub fn empty_json() -> Response {
 
 /// Parses a path from a URL or a body: every unsafe shape is MLflow's 400
 /// "Invalid path", before anything else happens.
+///
+/// The hidden prefix where multipart parts are staged is refused too: it is
+/// the server's, never a client's.
 pub fn parse_path(raw: &str) -> Result<ArtifactPath, ApiError> {
-    ArtifactPath::parse(raw).map_err(|e| {
+    let path = ArtifactPath::parse(raw).map_err(|e| {
         tracing::debug!(reason = e.reason, "refused an unsafe path");
         ApiError::invalid_path()
-    })
+    })?;
+    if path.segments().next() == Some(super::staged::STAGING) {
+        return Err(ApiError::invalid_path());
+    }
+    Ok(path)
 }
 
 /// Decodes `application/x-www-form-urlencoded` text: `+` is a space; the

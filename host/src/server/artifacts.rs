@@ -5,7 +5,7 @@ use super::AppState;
 use super::api::{ApiError, empty_json, json_response, parse_path};
 use super::mime::{content_disposition, mime_type};
 use super::range::{self, RangeAsk};
-use arca_core::{ByteRange, CHUNK_SIZE, ErrorKind};
+use arca_core::{ArtifactPath, ByteRange, CHUNK_SIZE, ErrorKind};
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -18,7 +18,13 @@ fn header_value(s: &str) -> HeaderValue {
 
 /// `GET …/artifacts/<path>`: the file, streamed; one byte range if asked.
 pub async fn download(app: &AppState, raw: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
-    let path = parse_path(raw)?;
+    send_file(app, &parse_path(raw)?, headers).await
+}
+
+/// Streams a file whose path is already checked (and, for signed URLs,
+/// authorised).
+pub async fn send_file(app: &AppState, path: &ArtifactPath, headers: &HeaderMap) -> Result<Response, ApiError> {
+    let path = path.clone();
     let shown = path.as_str();
     let info = match app.store.stat(&path).await {
         Err(e) if e.kind == ErrorKind::NOT_FOUND => {
@@ -131,10 +137,13 @@ pub async fn upload(app: &AppState, raw: &str, body: Body) -> Result<Response, A
 /// nothing to list (an empty or missing directory, or a file).
 pub async fn list(app: &AppState, raw: Option<String>) -> Result<Response, ApiError> {
     let path = parse_path(raw.as_deref().unwrap_or(""))?;
-    let entries = match app.store.list(&path).await {
+    let mut entries = match app.store.list(&path).await {
         Err(e) if e.kind == ErrorKind::NOT_FOUND => Vec::new(),
         r => r?,
     };
+    if path.is_root() {
+        entries.retain(|e| e.path != super::staged::STAGING);
+    }
     if entries.is_empty() {
         return Ok(empty_json());
     }

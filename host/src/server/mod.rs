@@ -12,6 +12,8 @@ mod info;
 mod mime;
 mod mpu;
 mod range;
+mod signing;
+mod staged;
 
 pub use info::MLFLOW_API_VERSION;
 
@@ -37,6 +39,13 @@ pub struct ServeOptions {
     pub port: u16,
     /// Largest accepted upload, in bytes.
     pub max_upload_size: Option<u64>,
+    /// The URL clients reach this server at, for the signed URLs it hands
+    /// out (default: `http://` + the request's `Host` header).
+    pub public_url: Option<String>,
+    /// Staged multipart uploads older than this many seconds are removed.
+    pub mpu_stale_after: u64,
+    /// Lifetime of a signed download URL, in seconds.
+    pub download_url_ttl: u64,
 }
 
 /// Shared by every request.
@@ -44,20 +53,50 @@ pub struct ServeOptions {
 pub struct AppState {
     store: Store,
     max_upload_size: Option<u64>,
+    signer: signing::Signer,
+    public_url: Option<String>,
+    part_url_ttl: u64,
+    download_url_ttl: u64,
 }
+
+/// How long a signed part-upload URL stays valid: long enough for a slow
+/// upload of many parts.
+const PART_URL_TTL: u64 = 3600;
 
 impl AppState {
     /// State over an opened destination store.
-    pub fn new(store: Store, max_upload_size: Option<u64>) -> Self {
-        Self { store, max_upload_size }
+    pub fn new(store: Store, opts: &ServeOptions) -> Result<Self> {
+        let signer = signing::Signer::from_env().map_err(|e| Error::new(ErrorKind::CONFIG_INVALID, e))?;
+        Ok(Self {
+            store,
+            max_upload_size: opts.max_upload_size,
+            signer,
+            public_url: opts.public_url.as_ref().map(|u| u.trim_end_matches('/').to_owned()),
+            part_url_ttl: PART_URL_TTL,
+            download_url_ttl: opts.download_url_ttl,
+        })
     }
 
+    /// Every destination can take multipart uploads: presigned by its plugin
+    /// where it can, staged by this server otherwise.
     fn multipart_uploads(&self) -> bool {
-        self.store.capabilities().multipart
+        true
     }
 
+    /// Every destination can serve signed, ranged downloads.
     fn multipart_downloads(&self) -> bool {
-        false
+        true
+    }
+
+    fn base_url(&self, headers: &HeaderMap) -> String {
+        if let Some(u) = &self.public_url {
+            return u.clone();
+        }
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("127.0.0.1");
+        format!("http://{host}")
     }
 }
 
@@ -116,9 +155,36 @@ async fn route(
     }
     if let Some(raw) = rest.strip_prefix("presigned/") {
         return match *method {
-            Method::GET => mpu::presigned(app, raw).await,
+            Method::GET => mpu::presigned(app, raw, &app.base_url(headers)).await,
             _ => Err(ApiError::method_not_allowed()),
         };
+    }
+    // The two signed routes: authorised by the signature in the URL, since
+    // the MLflow client sends part uploads and chunked downloads without
+    // credentials.
+    if let Some(raw) = rest.strip_prefix("signed/") {
+        let path = api::parse_path(raw)?;
+        verify(app, "get", path.as_str(), query)?;
+        return match *method {
+            Method::GET | Method::HEAD => artifacts::send_file(app, &path, headers).await,
+            _ => Err(ApiError::method_not_allowed()),
+        };
+    }
+    if let Some(raw) = rest.strip_prefix("mpu-part/") {
+        let (id, n) = raw.split_once('/').ok_or_else(ApiError::endpoint_not_found)?;
+        let n: u32 = n
+            .parse()
+            .map_err(|_| ApiError::invalid(format!("invalid part number '{n}'")))?;
+        verify(app, "part", &format!("{id}/{n}"), query)?;
+        if *method != Method::PUT {
+            return Err(ApiError::method_not_allowed());
+        }
+        let etag = staged::put_part(&app.store, id, n, body).await?;
+        let mut r = axum::http::StatusCode::OK.into_response();
+        if let Ok(v) = axum::http::HeaderValue::from_str(&etag) {
+            r.headers_mut().insert(axum::http::header::ETAG, v);
+        }
+        return Ok(r);
     }
     for (op, handler) in [("mpu/create/", 0), ("mpu/complete/", 1), ("mpu/abort/", 2)] {
         if let Some(raw) = rest.strip_prefix(op) {
@@ -129,7 +195,7 @@ async fn route(
                 .await
                 .map_err(|e| ApiError::invalid(format!("cannot read the request body: {e}")))?;
             return match handler {
-                0 => mpu::create(app, raw, &bytes).await,
+                0 => mpu::create(app, raw, &bytes, &app.base_url(headers)).await,
                 1 => mpu::complete(app, raw, &bytes).await,
                 _ => mpu::abort(app, raw, &bytes).await,
             };
@@ -138,11 +204,36 @@ async fn route(
     Err(ApiError::endpoint_not_found())
 }
 
+fn verify(app: &AppState, op: &str, resource: &str, query: Option<&str>) -> Result<(), ApiError> {
+    let expires = query_value(query, "expires");
+    let sig = query_value(query, "sig");
+    app.signer
+        .verify(op, resource, expires.as_deref(), sig.as_deref())
+        .map_err(|why| ApiError::new(axum::http::StatusCode::FORBIDDEN, "PERMISSION_DENIED", why))
+}
+
+/// Removes stale staged uploads now and then, for as long as the server runs.
+fn spawn_cleanup(store: Store, max_age: u64) {
+    let every = std::time::Duration::from_secs((max_age / 4).clamp(60, 3600));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            match staged::cleanup(&store, max_age).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "removed stale multipart uploads"),
+                Err(e) => tracing::warn!(error = %e.message, "cleanup of stale multipart uploads failed"),
+            }
+        }
+    });
+}
+
 /// Opens the destination and serves until SIGTERM or Ctrl-C. Prints
 /// `arca serve: listening on http://HOST:PORT` on stderr once ready.
 pub async fn serve(registry: Arc<Registry>, opts: ServeOptions) -> Result<()> {
     let store = registry.open(&opts.destination).await?;
-    let app = router(AppState::new(store.clone(), opts.max_upload_size));
+    let app = router(AppState::new(store.clone(), &opts)?);
+    spawn_cleanup(store.clone(), opts.mpu_stale_after);
     let listener = tokio::net::TcpListener::bind((opts.host.as_str(), opts.port))
         .await
         .map_err(|e| {

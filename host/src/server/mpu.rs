@@ -2,11 +2,14 @@
 //! downloads (`presigned/<path>`).
 //!
 //! Where the destination's plugin can presign part uploads, `create` hands
-//! out the backend's URLs. Otherwise the answer is MLflow's exact 501, which
-//! makes the MLflow client fall back to a single PUT.
+//! out the backend's URLs and the parts never pass through this server.
+//! Otherwise the server stages the parts itself ([`super::staged`]).
+//! Presigned downloads are always server-signed URLs back to this server,
+//! which honour `Range`, so the MLflow client's parallel chunked download
+//! works against every destination.
 
-use super::AppState;
 use super::api::{ApiError, empty_json, json_response, parse_path};
+use super::{AppState, staged};
 use arca_core::{ArtifactPath, CompletedPart};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -72,14 +75,18 @@ fn target(raw_dir: &str, file: Option<String>) -> Result<ArtifactPath, ApiError>
     dir.join(base).map_err(|_| ApiError::invalid_path())
 }
 
-pub async fn create(app: &AppState, raw_dir: &str, bytes: &[u8]) -> Result<Response, ApiError> {
+pub async fn create(app: &AppState, raw_dir: &str, bytes: &[u8], base_url: &str) -> Result<Response, ApiError> {
     let b: CreateBody = body(bytes)?;
     let path = target(raw_dir, b.path)?;
     if !app.multipart_uploads() {
         return Err(ApiError::not_implemented(MPU_UNSUPPORTED));
     }
     let num_parts = b.num_parts.unwrap_or(1).clamp(1, 10_000);
-    let up = app.store.multipart_create(&path, num_parts).await?;
+    let up = if app.store.capabilities().multipart {
+        app.store.multipart_create(&path, num_parts).await?
+    } else {
+        staged::create(&app.store, &app.signer, base_url, &path, num_parts, app.part_url_ttl).await?
+    };
     let credentials: Vec<serde_json::Value> = up
         .parts
         .into_iter()
@@ -118,7 +125,11 @@ pub async fn complete(app: &AppState, raw_dir: &str, bytes: &[u8]) -> Result<Res
             url: p.url,
         })
         .collect();
-    app.store.multipart_complete(&path, &b.upload_id, &parts).await?;
+    if app.store.capabilities().multipart {
+        app.store.multipart_complete(&path, &b.upload_id, &parts).await?;
+    } else {
+        staged::complete(&app.store, &path, &b.upload_id, &parts).await?;
+    }
     Ok(empty_json())
 }
 
@@ -128,14 +139,55 @@ pub async fn abort(app: &AppState, raw_dir: &str, bytes: &[u8]) -> Result<Respon
     if !app.multipart_uploads() {
         return Err(ApiError::not_implemented(MPU_UNSUPPORTED));
     }
-    app.store.multipart_abort(&path, &b.upload_id).await?;
+    if app.store.capabilities().multipart {
+        app.store.multipart_abort(&path, &b.upload_id).await?;
+    } else {
+        staged::abort(&app.store, &path, &b.upload_id).await?;
+    }
     Ok(empty_json())
 }
 
-pub async fn presigned(app: &AppState, raw: &str) -> Result<Response, ApiError> {
-    let _path = parse_path(raw)?;
+/// Percent-encodes a path for a URL, segment by segment.
+fn encode_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `GET presigned/<path>`: `{url, headers, file_size}` for a signed,
+/// expiring download URL back to this server.
+pub async fn presigned(app: &AppState, raw: &str, base_url: &str) -> Result<Response, ApiError> {
+    let path = parse_path(raw)?;
     if !app.multipart_downloads() {
         return Err(ApiError::not_implemented(MPD_UNSUPPORTED));
     }
-    Err(ApiError::not_implemented(MPD_UNSUPPORTED))
+    let info = match app.store.stat(&path).await {
+        Err(e) if e.kind == arca_core::ErrorKind::NOT_FOUND => {
+            return Err(ApiError::not_found(format!("No such artifact: '{path}'")));
+        }
+        r => r?,
+    };
+    if info.is_dir {
+        return Err(ApiError::invalid(format!(
+            "Artifact path refers to a directory, not a file: '{path}'"
+        )));
+    }
+    let q = app.signer.query("get", path.as_str(), app.download_url_ttl);
+    let url = format!(
+        "{base_url}/api/2.0/mlflow-artifacts/signed/{}?{q}",
+        encode_path(path.as_str())
+    );
+    let mut body = serde_json::Map::new();
+    body.insert("url".into(), url.into());
+    body.insert("headers".into(), serde_json::json!({}));
+    if info.size > 0 {
+        body.insert("file_size".into(), info.size.into());
+    }
+    Ok(json_response(StatusCode::OK, &serde_json::Value::Object(body)))
 }
