@@ -187,16 +187,16 @@ fn parse(raw: &[u8], head_only: bool) -> Response {
 
 fn dechunk(mut rest: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else {
+    while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..eol]).trim(), 16).unwrap_or(0);
+        let Some(data) = rest.get(eol + 2..eol + 2 + size) else {
             break;
         };
-        let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..eol]).trim(), 16).unwrap_or(0);
         if size == 0 {
             break;
         }
-        out.extend_from_slice(&rest[eol + 2..eol + 2 + size]);
-        rest = &rest[eol + 2 + size + 2..];
+        out.extend_from_slice(data);
+        rest = rest.get(eol + 4 + size..).unwrap_or_default();
     }
     out
 }
