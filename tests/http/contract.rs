@@ -192,3 +192,29 @@ fn health_version_and_server_info() {
         assert_eq!(j["store_type"], serde_json::Value::Null);
     }
 }
+
+#[test]
+fn metrics_count_requests_and_bytes() {
+    let s = Server::start();
+    assert_eq!(s.api("PUT", "artifacts/m.bin", &[1u8; 1234]).status, 200);
+    assert_eq!(s.api("GET", "artifacts/m.bin", b"").body.len(), 1234);
+    assert_eq!(s.api("GET", "artifacts/nope", b"").status, 404);
+    let r = s.request("GET", "/metrics", &[], b"");
+    assert_eq!(r.status, 200);
+    let text = r.text();
+    for line in [
+        "arca_requests_total{route=\"upload\"} 1",
+        "arca_requests_total{route=\"download\"} 2",
+        "arca_bytes_in_total 1234",
+        "arca_responses_total{class=\"4xx\"} 1",
+        "arca_in_flight_requests 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing from:\n{text}");
+    }
+    let out: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("arca_bytes_out_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(out >= 1234, "bytes out {out}");
+}

@@ -83,6 +83,9 @@ pub struct ServeArgs {
     /// Remove staged multipart uploads that were not completed after this many seconds.
     #[arg(long, default_value_t = 86_400, value_name = "SECONDS")]
     pub mpu_stale_after: u64,
+    /// After SIGTERM, seconds that in-flight transfers get to finish.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub shutdown_timeout: u64,
     /// Lifetime of signed download URLs, in seconds.
     #[arg(
         long,
@@ -200,6 +203,7 @@ pub async fn run(cli: Cli) -> CliResult {
                 public_url: a.public_url.clone(),
                 mpu_stale_after: a.mpu_stale_after,
                 download_url_ttl: a.download_url_ttl,
+                shutdown_timeout: std::time::Duration::from_secs(a.shutdown_timeout),
             };
             Ok(arca_host::server::serve(std::sync::Arc::new(reg), opts).await?)
         }

@@ -11,6 +11,7 @@ mod artifacts;
 mod info;
 mod mime;
 mod mpu;
+mod ops;
 mod range;
 mod signing;
 mod staged;
@@ -46,6 +47,8 @@ pub struct ServeOptions {
     pub mpu_stale_after: u64,
     /// Lifetime of a signed download URL, in seconds.
     pub download_url_ttl: u64,
+    /// After SIGTERM, how long in-flight transfers may take to finish.
+    pub shutdown_timeout: std::time::Duration,
 }
 
 /// Shared by every request.
@@ -57,6 +60,13 @@ pub struct AppState {
     public_url: Option<String>,
     part_url_ttl: u64,
     download_url_ttl: u64,
+    metrics: Arc<ops::Metrics>,
+}
+
+impl axum::extract::FromRef<AppState> for Arc<ops::Metrics> {
+    fn from_ref(app: &AppState) -> Self {
+        app.metrics.clone()
+    }
 }
 
 /// How long a signed part-upload URL stays valid: long enough for a slow
@@ -74,6 +84,7 @@ impl AppState {
             public_url: opts.public_url.as_ref().map(|u| u.trim_end_matches('/').to_owned()),
             part_url_ttl: PART_URL_TTL,
             download_url_ttl: opts.download_url_ttl,
+            metrics: Arc::default(),
         })
     }
 
@@ -104,6 +115,7 @@ const PREFIXES: [&str; 2] = ["/api/2.0/mlflow-artifacts/", "/ajax-api/2.0/mlflow
 
 /// The whole HTTP API, for embedding or for [`serve`].
 pub fn router(state: AppState) -> Router {
+    let metrics = state.metrics.clone();
     Router::new()
         .route("/api/2.0/mlflow-artifacts/{*rest}", any(dispatch))
         .route("/ajax-api/2.0/mlflow-artifacts/{*rest}", any(dispatch))
@@ -111,7 +123,9 @@ pub fn router(state: AppState) -> Router {
         .route("/ajax-api/3.0/mlflow/server-info", get(info::server_info))
         .route("/health", get(info::health))
         .route("/version", get(info::version))
+        .route("/metrics", get(ops::metrics))
         .fallback(|| async { ApiError::endpoint_not_found() })
+        .layer(axum::middleware::from_fn_with_state(metrics, ops::track))
         .with_state(state)
 }
 
@@ -246,10 +260,25 @@ pub async fn serve(registry: Arc<Registry>, opts: ServeOptions) -> Result<()> {
         .local_addr()
         .map_err(|e| Error::unexpected(format!("cannot read the bound address: {e}")))?;
     eprintln!("arca serve: listening on http://{addr} (destination {})", store.uri());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| Error::unexpected(format!("server failed: {e}")))
+    // On SIGTERM the listener closes at once (new connections are refused)
+    // and in-flight transfers get `shutdown_timeout` to finish.
+    let stopping = Arc::new(tokio::sync::Notify::new());
+    let notify = stopping.clone();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        notify.notify_one();
+    });
+    let deadline = async {
+        stopping.notified().await;
+        tokio::time::sleep(opts.shutdown_timeout).await;
+    };
+    tokio::select! {
+        r = server => r.map_err(|e| Error::unexpected(format!("server failed: {e}"))),
+        () = deadline => {
+            eprintln!("arca serve: transfers still running after {:?}; stopping anyway", opts.shutdown_timeout);
+            Ok(())
+        }
+    }
 }
 
 async fn shutdown_signal() {
