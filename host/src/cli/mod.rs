@@ -55,6 +55,16 @@ pub enum Command {
     /// tracking server's `--default-artifact-root` at
     /// `http://HOST:PORT/api/2.0/mlflow-artifacts/artifacts`.
     Serve(ServeArgs),
+    /// Hash a password (argon2id) or a token (SHA-256) read from standard
+    /// input, for `arca serve --auth-file`.
+    HashPassword(HashArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HashArgs {
+    /// Hash a Bearer token instead of a password.
+    #[arg(long)]
+    pub token: bool,
 }
 
 #[derive(Debug, Args)]
@@ -83,6 +93,13 @@ pub struct ServeArgs {
     /// Remove staged multipart uploads that were not completed after this many seconds.
     #[arg(long, default_value_t = 86_400, value_name = "SECONDS")]
     pub mpu_stale_after: u64,
+    /// Require credentials: a TOML file of users (Basic) and tokens (Bearer)
+    /// with read or read-write permission (see `arca hash-password`).
+    #[arg(long, value_name = "FILE")]
+    pub auth_file: Option<PathBuf>,
+    /// Refuse every upload, delete and multipart call.
+    #[arg(long)]
+    pub read_only: bool,
     /// After SIGTERM, seconds that in-flight transfers get to finish.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub shutdown_timeout: u64,
@@ -184,7 +201,29 @@ fn registry(cli: &Cli) -> CliResult<Registry> {
     })
 }
 
+fn hash_secret(a: &HashArgs) -> CliResult {
+    let mut secret = String::new();
+    std::io::stdin()
+        .read_line(&mut secret)
+        .map_err(|e| Failure::from(Error::invalid_input(format!("cannot read standard input: {e}"))))?;
+    let secret = secret.trim_end_matches(['\n', '\r']);
+    if secret.is_empty() {
+        return Err(usage("nothing to hash: write the password or token on standard input"));
+    }
+    let out = if a.token {
+        arca_host::server::hash_token(secret)
+    } else {
+        arca_host::server::hash_password(secret).map_err(|e| Failure::from(Error::unexpected(e)))?
+    };
+    println!("{out}");
+    Ok(())
+}
+
 pub async fn run(cli: Cli) -> CliResult {
+    // The one command that needs no plugins.
+    if let Command::HashPassword(a) = &cli.command {
+        return hash_secret(a);
+    }
     let reg = registry(&cli)?;
     let progress = !cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     match &cli.command {
@@ -194,6 +233,7 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Rm(a) => ops::rm(&reg, a).await,
         Command::Plugins(PluginsCommand::List) => ops::plugins_list(&reg),
         Command::Cp(a) => cp::cp(&reg, a, progress).await,
+        Command::HashPassword(a) => hash_secret(a),
         Command::Serve(a) => {
             let opts = arca_host::server::ServeOptions {
                 destination: a.artifacts_destination.clone(),
@@ -204,6 +244,8 @@ pub async fn run(cli: Cli) -> CliResult {
                 mpu_stale_after: a.mpu_stale_after,
                 download_url_ttl: a.download_url_ttl,
                 shutdown_timeout: std::time::Duration::from_secs(a.shutdown_timeout),
+                auth_file: a.auth_file.clone(),
+                read_only: a.read_only,
             };
             Ok(arca_host::server::serve(std::sync::Arc::new(reg), opts).await?)
         }

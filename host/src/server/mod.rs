@@ -8,6 +8,7 @@
 
 mod api;
 mod artifacts;
+mod auth;
 mod info;
 mod mime;
 mod mpu;
@@ -16,6 +17,7 @@ mod range;
 mod signing;
 mod staged;
 
+pub use auth::{hash_password, hash_token};
 pub use info::MLFLOW_API_VERSION;
 
 use crate::{Registry, Store};
@@ -49,6 +51,10 @@ pub struct ServeOptions {
     pub download_url_ttl: u64,
     /// After SIGTERM, how long in-flight transfers may take to finish.
     pub shutdown_timeout: std::time::Duration,
+    /// Users and tokens (see [`auth`]); `None`: no authentication.
+    pub auth_file: Option<std::path::PathBuf>,
+    /// Refuse every write.
+    pub read_only: bool,
 }
 
 /// Shared by every request.
@@ -61,6 +67,8 @@ pub struct AppState {
     part_url_ttl: u64,
     download_url_ttl: u64,
     metrics: Arc<ops::Metrics>,
+    auth: Option<Arc<auth::Auth>>,
+    read_only: bool,
 }
 
 impl axum::extract::FromRef<AppState> for Arc<ops::Metrics> {
@@ -85,6 +93,13 @@ impl AppState {
             part_url_ttl: PART_URL_TTL,
             download_url_ttl: opts.download_url_ttl,
             metrics: Arc::default(),
+            auth: opts
+                .auth_file
+                .as_deref()
+                .map(auth::Auth::load)
+                .transpose()?
+                .map(Arc::new),
+            read_only: opts.read_only,
         })
     }
 
@@ -125,8 +140,64 @@ pub fn router(state: AppState) -> Router {
         .route("/version", get(info::version))
         .route("/metrics", get(ops::metrics))
         .fallback(|| async { ApiError::endpoint_not_found() })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
         .layer(axum::middleware::from_fn_with_state(metrics, ops::track))
         .with_state(state)
+}
+
+/// Authentication, permissions and `--read-only`, before any handler.
+/// Health, version, metrics and server-info are public (the MLflow client
+/// reads server-info before it authenticates); the two signed routes are
+/// authorised by their signatures.
+async fn guard(State(app): State<AppState>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    match check_access(&app, &req) {
+        Ok(()) => next.run(req).await,
+        Err(e) => {
+            let unauthorised = e.status == axum::http::StatusCode::UNAUTHORIZED;
+            let mut r = e.into_response();
+            if unauthorised {
+                r.headers_mut().insert(
+                    axum::http::header::WWW_AUTHENTICATE,
+                    axum::http::HeaderValue::from_static("Basic realm=\"arca\", Bearer"),
+                );
+            }
+            r
+        }
+    }
+}
+
+fn check_access(app: &AppState, req: &axum::extract::Request) -> Result<(), ApiError> {
+    let Some(rest) = PREFIXES.iter().find_map(|p| req.uri().path().strip_prefix(p)) else {
+        return Ok(());
+    };
+    if rest.starts_with("signed/") || rest.starts_with("mpu-part/") {
+        return Ok(());
+    }
+    let write = !matches!(*req.method(), Method::GET | Method::HEAD);
+    if app.read_only && write {
+        return Err(auth::forbidden("this server is read-only"));
+    }
+    let Some(auth) = &app.auth else { return Ok(()) };
+    let who = auth.authenticate(req.headers())?;
+    if write && who.permission == auth::Permission::Read {
+        return Err(auth::forbidden(format!("{} may only read", who.name)));
+    }
+    let raw = if rest == "artifacts" {
+        query_value(req.uri().query(), "path").unwrap_or_default()
+    } else {
+        ["artifacts/", "presigned/", "mpu/create/", "mpu/complete/", "mpu/abort/"]
+            .iter()
+            .find_map(|p| rest.strip_prefix(p))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    // An unsafe path is left to the handler, which answers 400.
+    if let Ok(path) = arca_core::ArtifactPath::parse(&raw)
+        && !who.may_reach(&path)
+    {
+        return Err(auth::forbidden(format!("{} may not reach '{path}'", who.name)));
+    }
+    Ok(())
 }
 
 /// Routes by the raw request path, so that percent-encoding is decoded in
