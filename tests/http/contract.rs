@@ -218,3 +218,36 @@ fn metrics_count_requests_and_bytes() {
         .unwrap_or(0);
     assert!(out >= 1234, "bytes out {out}");
 }
+
+#[test]
+fn sigterm_finishes_in_flight_uploads_and_refuses_new_connections() {
+    use std::io::{Read, Write};
+    let mut s = Server::start();
+    let data = content(3 * 1024 * 1024, 12);
+    let mut conn = std::net::TcpStream::connect(&s.addr).unwrap_or_else(|e| panic!("{e}"));
+    let head = format!(
+        "PUT /api/2.0/mlflow-artifacts/artifacts/inflight.bin HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        s.addr,
+        data.len()
+    );
+    conn.write_all(head.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    conn.write_all(&data[..2 * 1024 * 1024])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let temp_files = || std::fs::read_dir(&s.dest).map(|d| d.count()).unwrap_or(0);
+    wait_until("the upload is in flight", || temp_files() == 1);
+    s.terminate();
+    wait_until("new connections are refused", || {
+        std::net::TcpStream::connect(&s.addr).is_err()
+    });
+    conn.write_all(&data[2 * 1024 * 1024..])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut reply = Vec::new();
+    let _ = conn.read_to_end(&mut reply);
+    assert!(
+        reply.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
+    assert_eq!(s.wait_exit(), Some(0));
+    assert_eq!(sha256(&s.file("inflight.bin").unwrap_or_default()), sha256(&data));
+}

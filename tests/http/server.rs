@@ -81,6 +81,27 @@ impl Server {
         self.request(method, &format!("/api/2.0/mlflow-artifacts/{rest}"), &[], body)
     }
 
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .map(|s| s.success());
+        assert_eq!(ok.ok(), Some(true), "kill -TERM failed");
+    }
+
+    /// Waits (bounded) for the process to exit; returns its exit code.
+    pub fn wait_exit(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            assert!(Instant::now() < deadline, "arca serve did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn file(&self, rel: &str) -> Option<Vec<u8>> {
         std::fs::read(self.dest.join(rel)).ok()
     }
