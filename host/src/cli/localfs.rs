@@ -185,6 +185,31 @@ impl LocalWriter {
     }
 }
 
+/// Writes a small file whole with one blocking call: temp file, write,
+/// rename into place.
+pub async fn write_whole(target: PathBuf, data: Bytes) -> Result<()> {
+    tokio::task::spawn_blocking(move || {
+        if target.is_dir() {
+            return Err(Error::new(
+                ErrorKind::IS_A_DIRECTORY,
+                format!("cannot write {}: is a directory", target.display()),
+            ));
+        }
+        if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| io_error("create directory", parent, e))?;
+        }
+        let tmp = temp_name(&target);
+        // Removes the temp file on any early return.
+        let mut guard = TempGuard(Some(tmp.clone()));
+        std::fs::write(&tmp, &data).map_err(|e| io_error("write", &target, e))?;
+        std::fs::rename(&tmp, &target).map_err(|e| io_error("rename into", &target, e))?;
+        guard.0 = None;
+        Ok(())
+    })
+    .await
+    .map_err(|e| Error::unexpected(format!("local write task failed: {e}")))?
+}
+
 /// One file found under a local directory.
 pub struct LocalFile {
     /// Path relative to the walked directory, `/`-separated.

@@ -4,6 +4,10 @@
 //! channel, so the disk (or NFS round trip) for the next chunk overlaps with
 //! the host sending the previous one, while at most [`READ_AHEAD`] chunks sit
 //! in memory. [`LocalReader::next_chunk`] only receives.
+//!
+//! A file (or range) of at most one chunk is read whole by the same blocking
+//! call that opens it: one hand-off to the blocking pool instead of three,
+//! which is what many small artifacts need.
 
 use crate::error::{io_error, shown};
 use crate::store::{Shared, blocking};
@@ -19,11 +23,40 @@ const READ_AHEAD: usize = 3;
 /// Reads one file (or a range of it) chunk by chunk.
 #[derive(Debug)]
 pub struct LocalReader {
-    rx: mpsc::Receiver<Result<Chunk>>,
+    source: Source,
     /// Bytes still expected; a stream that ends short is an error, never a
     /// silently truncated file.
     remaining: u64,
     path: String,
+}
+
+#[derive(Debug)]
+enum Source {
+    /// A small file, read whole at open.
+    Whole(Option<Chunk>),
+    /// A larger one, streamed by the read-ahead task.
+    Stream(mpsc::Receiver<Result<Chunk>>),
+}
+
+enum Opened {
+    Whole(Vec<u8>),
+    Stream(File, u64),
+}
+
+/// Reads exactly `len` bytes (or fewer if the file shrank).
+fn read_exact_or_short(file: &mut File, len: usize, path: &str) -> Result<Vec<u8>> {
+    let mut buf = vec![0u8; len];
+    let mut got = 0;
+    while got < len {
+        match file.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_error("read", path, e)),
+        }
+    }
+    buf.truncate(got);
+    Ok(buf)
 }
 
 /// Opens `path` and starts the read-ahead task. Missing files, directories
@@ -31,18 +64,33 @@ pub struct LocalReader {
 pub(crate) async fn open(shared: Arc<Shared>, path: &ArtifactPath, range: Option<ByteRange>) -> Result<LocalReader> {
     let p = path.clone();
     let chunk_size = shared.chunk_size;
-    let (file, len) = blocking("read", path.as_str(), move || open_range(&shared, &p, range)).await?;
-    let (tx, rx) = mpsc::channel(READ_AHEAD);
-    if len > 0 {
-        let shown_path = path.as_str().to_owned();
-        // The task ends by itself when the range is read, on the first error,
-        // or when the reader is dropped (the send fails); nobody joins it.
-        drop(tokio::task::spawn_blocking(move || {
-            read_ahead(file, len, chunk_size, &tx, &shown_path)
-        }));
-    }
+    let opened = blocking("read", path.as_str(), move || {
+        let (mut file, len) = open_range(&shared, &p, range)?;
+        match usize::try_from(len) {
+            Ok(n) if n <= chunk_size => Ok(Opened::Whole(read_exact_or_short(&mut file, n, p.as_str())?)),
+            _ => Ok(Opened::Stream(file, len)),
+        }
+    })
+    .await?;
+    let (source, len) = match opened {
+        Opened::Whole(buf) => {
+            let len = buf.len() as u64;
+            (Source::Whole((!buf.is_empty()).then(|| FfiBuf::from_vec(buf))), len)
+        }
+        Opened::Stream(file, len) => {
+            let (tx, rx) = mpsc::channel(READ_AHEAD);
+            let shown_path = path.as_str().to_owned();
+            // The task ends by itself when the range is read, on the first
+            // error, or when the reader is dropped (the send fails); nobody
+            // joins it.
+            drop(tokio::task::spawn_blocking(move || {
+                read_ahead(file, len, chunk_size, &tx, &shown_path)
+            }));
+            (Source::Stream(rx), len)
+        }
+    };
     Ok(LocalReader {
-        rx,
+        source,
         remaining: len,
         path: path.as_str().to_owned(),
     })
@@ -129,7 +177,11 @@ fn read_ahead(mut file: File, len: u64, chunk_size: usize, tx: &mpsc::Sender<Res
 
 impl Reader for LocalReader {
     async fn next_chunk(&mut self) -> Result<Option<Chunk>> {
-        match self.rx.recv().await {
+        let rx = match &mut self.source {
+            Source::Whole(chunk) => return Ok(chunk.take()),
+            Source::Stream(rx) => rx,
+        };
+        match rx.recv().await {
             Some(Ok(chunk)) => {
                 self.remaining = self.remaining.saturating_sub(chunk.len() as u64);
                 Ok(Some(chunk))
