@@ -89,6 +89,7 @@ fn mime_types_follow_mlflow_and_ignore_accept() {
         ("c.png", "image/png"),
         ("d.pdf", "application/pdf"),
         ("MLmodel", "text/plain"),
+        ("mlproject", "text/plain"),
         ("metrics.json", "text/plain"),
     ] {
         assert_eq!(s.api("PUT", &format!("artifacts/{name}"), b"data").status, 200);

@@ -11,6 +11,7 @@ mod build;
 mod dist;
 mod plugins;
 mod project;
+mod python;
 mod run;
 mod test;
 mod tidy;
@@ -58,7 +59,9 @@ Tasks:
                             build, then lay out a relocatable target/dist/ with bin/arca,
                             bin/plugins.toml and plugins/ (default: every plugin)
   run [--release] [-- ARGS]  build, then run target/<profile>/arca ARGS in this directory
-  test                      build, build the loader fixtures, run every test, then tidy
+  test [--no-python]        build, build the loader fixtures, run every test (the Python suite in
+                            tests/python too, from a venv in <target>/py-venv, unless --no-python),
+                            then tidy
   tidy                      check file lengths, crate manifests, machine paths and required docs
   bench                     run the benchmarks (not implemented yet)
   help                      show this text

@@ -3,7 +3,10 @@
 //! 1. `cargo xtask build` (debug) and the loader fixtures (`tests/fixtures/*`);
 //! 2. `cargo test --workspace --no-fail-fast`, told where the manifest, fixtures and `arca` are;
 //! 3. each standalone example's own tests;
-//! 4. tidy.
+//! 4. the Python suite (`tests/python`: the real `mlflow` client and server
+//!    against `arca serve`), in a venv under the target directory; `--no-python`
+//!    skips it for a quick local run (CI runs everything);
+//! 5. tidy.
 //!
 //! A build failure stops at once; after that every step runs and the failures
 //! are listed at the end, so one CI run shows all of them.
@@ -11,10 +14,13 @@
 use crate::args::Args;
 use crate::plugins;
 use crate::project::{self, Profile, Result};
+use crate::python;
 use crate::tidy;
 
 pub fn run(args: &[String]) -> Result {
-    Args::new(args).finish()?;
+    let mut args = Args::new(args);
+    let with_python = !args.flag("--no-python");
+    args.finish()?;
     let manifest = crate::build::build(Profile::Debug)?;
     let fixtures = fixture_packages()?;
     if !fixtures.is_empty() {
@@ -28,6 +34,7 @@ pub fn run(args: &[String]) -> Result {
 
     let target = project::target_dir();
     let out = target.join(Profile::Debug.dir());
+    let arca = out.join(project::executable_file("arca"));
     let mut failed: Vec<String> = Vec::new();
     let mut step = |result: Result| {
         if let Err(e) = result {
@@ -41,7 +48,7 @@ pub fn run(args: &[String]) -> Result {
             .args(["test", "--workspace", "--no-fail-fast"])
             .env("ARCA_PLUGINS", &manifest)
             .env("ARCA_FIXTURES_DIR", &out)
-            .env("ARCA_BIN", out.join(project::executable_file("arca"))),
+            .env("ARCA_BIN", &arca),
     ));
     match plugins::example_manifests(&plugins::all()) {
         Ok(examples) => {
@@ -56,6 +63,9 @@ pub fn run(args: &[String]) -> Result {
             }
         }
         Err(e) => step(Err(e)),
+    }
+    if with_python {
+        step(python::ensure_venv().and_then(|py| python::run_pytest(&py, &arca, &manifest)));
     }
     step(tidy::run(&[]));
 

@@ -54,7 +54,9 @@ const KNOWN: &[(&str, &str)] = &[
 
 /// The `Content-Type` MLflow would send for a file name.
 pub fn mime_type(name: &str) -> &'static str {
-    if name == "MLmodel" || name == "MLproject" {
+    // MLflow's own rule, case-sensitive: `MLmodel` and `mlproject` (so
+    // `MLproject` falls through to the extension rules, as in MLflow).
+    if name == "MLmodel" || name == "mlproject" {
         return "text/plain";
     }
     let Some((_, ext)) = name.rsplit_once('.') else {
@@ -99,6 +101,8 @@ mod tests {
         assert_eq!(mime_type("c.png"), "image/png");
         assert_eq!(mime_type("d.pdf"), "application/pdf");
         assert_eq!(mime_type("MLmodel"), "text/plain");
+        assert_eq!(mime_type("mlproject"), "text/plain");
+        assert_eq!(mime_type("MLproject"), "application/octet-stream");
         assert_eq!(mime_type("metrics.JSON"), "text/plain");
         assert_eq!(mime_type("noext"), "application/octet-stream");
     }

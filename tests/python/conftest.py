@@ -1,0 +1,152 @@
+"""Fixtures: real servers, started once per session, and a clean MLflow client per test.
+
+`cargo xtask test` runs this suite (it builds `arca`, makes the venv and sets
+the variables). By hand, from the workspace root, after `cargo xtask build`:
+
+    ARCA_BIN=target/debug/arca ARCA_PLUGINS=target/debug/plugins.toml \\
+        target/py-venv/bin/python -m pytest tests/python -q -p no:cacheprovider
+
+`ARCA_REFERENCE=mlflow` runs the same tests against `mlflow server
+--artifacts-only` instead of `arca serve`: a test that fails there asserts
+something MLflow does not do.
+"""
+
+import contextlib
+import os
+import signal
+import uuid
+from pathlib import Path
+from typing import NamedTuple
+
+# Before mlflow is imported anywhere, and inherited by the servers we start:
+# nothing in this suite may talk to anything but loopback.
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+os.environ["DO_NOT_TRACK"] = "true"
+
+import pytest  # noqa: E402
+
+import servers  # noqa: E402
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+# A SIGTERM (xtask's timeout) becomes an interrupt, so pytest still tears the
+# session fixtures down and no server outlives the run.
+signal.signal(signal.SIGTERM, _interrupt)
+
+
+class ArtifactServer(NamedTuple):
+    """An artifact server: its base URL and the local directory it stores into."""
+
+    url: str
+    dest: Path
+
+    @property
+    def api(self) -> str:
+        return self.url + servers.API
+
+
+class TrackingServer(NamedTuple):
+    """A tracking-only `mlflow server` whose runs keep their artifacts in `artifacts`."""
+
+    url: str
+    artifacts: ArtifactServer
+
+
+def _required_env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        pytest.fail(
+            f"{name} is not set: run this suite through `cargo xtask test`, or set ARCA_BIN to the "
+            "`arca` binary and ARCA_PLUGINS to its plugins.toml (both in target/debug after `cargo xtask build`)",
+            pytrace=False,
+        )
+    if not Path(value).is_file():
+        pytest.fail(f"{name}={value} is not a file; run `cargo xtask build` first", pytrace=False)
+    return value
+
+
+def _started(start, *args) -> servers.Server:
+    """`start(*args)`, or a test failure that says why the server did not start (and no traceback)."""
+    try:
+        return start(*args)
+    except servers.StartError as e:
+        failure = str(e)
+    pytest.fail(failure, pytrace=False)
+
+
+@contextlib.contextmanager
+def _artifact_server(destination: str, logdir: Path):
+    """An artifact server storing into `destination` (a path or a file:// URI), stopped on exit."""
+    if os.environ.get("ARCA_REFERENCE") == "mlflow":
+        args = ["--artifacts-only", "--artifacts-destination", destination]
+        server = _started(servers.start_mlflow, args, logdir, "mlflow server --artifacts-only")
+    else:
+        binary, plugins = _required_env("ARCA_BIN"), _required_env("ARCA_PLUGINS")
+        server = _started(servers.start_arca, binary, plugins, destination, logdir)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def logdir(tmp_path_factory) -> Path:
+    """Where the servers' output goes (printed in start-up failures)."""
+    return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture(scope="session")
+def arca(tmp_path_factory, logdir):
+    """`arca serve` over a fresh destination directory `<tmp>/dest`.
+
+    The destination has a parent of its own, so a test can plant a canary
+    beside it and prove that `..` never reaches it.
+    """
+    dest = tmp_path_factory.mktemp("arca") / "dest"
+    dest.mkdir()
+    with _artifact_server(str(dest), logdir) as server:
+        yield ArtifactServer(server.url, dest)
+
+
+@pytest.fixture
+def start_artifact_server(logdir):
+    """`with start_artifact_server(destination) as server:` another server, for one test."""
+    return lambda destination: _artifact_server(destination, logdir)
+
+
+@pytest.fixture(scope="session")
+def tracking(arca, tmp_path_factory, logdir):
+    """A tracking-only `mlflow server` (sqlite, `--no-serve-artifacts`) whose
+    default artifact root is arca's REST root: the split deployment."""
+    home = tmp_path_factory.mktemp("tracking")
+    args = [
+        "--backend-store-uri",
+        f"sqlite:///{home / 'mlflow.db'}",
+        "--no-serve-artifacts",
+        "--default-artifact-root",
+        arca.api,
+    ]
+    server = _started(servers.start_mlflow, args, logdir, "mlflow tracking server")
+    try:
+        yield TrackingServer(server.url, arca)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(autouse=True)
+def quick_client(monkeypatch):
+    """MLflow client settings for a test: no retries (a failure shows at once
+    instead of after minutes of backoff), short timeouts, no progress bars."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
+@pytest.fixture
+def area() -> str:
+    """A fresh directory name under the destination root, so tests share a server but not files."""
+    return f"t-{uuid.uuid4().hex[:12]}"
