@@ -138,6 +138,22 @@ pub async fn cp(reg: &Registry, a: &CpArgs, progress: bool) -> CliResult {
             redact(&a.src)
         )));
     }
+    // A directory copy works relative to the directories themselves: stores
+    // opened at SRC and DST keep every path short (the local plugin checks
+    // each path segment by segment, so depth costs system calls per file).
+    let (src, dst) = if src_is_dir {
+        let src = match src {
+            End::Store(..) => End::Store(reg.open(&a.src).await?, ArtifactPath::root()),
+            local => local,
+        };
+        let dst = match dst {
+            End::Store(..) => End::Store(reg.open(&a.dst).await?, ArtifactPath::root()),
+            local => local,
+        };
+        (src, dst)
+    } else {
+        (src, dst)
+    };
     // Where does a single file go?
     let dst = if !src_is_dir && (a.dst.ends_with('/') || dst.is_dir().await) {
         let name = match &src {
