@@ -92,6 +92,23 @@ def _artifact_server(destination: str, logdir: Path):
         server.stop()
 
 
+@contextlib.contextmanager
+def _arca_server(destination: str, logdir: Path, extra: tuple):
+    """`arca serve` with extra options (auth, …), stopped on exit; arca only."""
+    binary, plugins = _required_env("ARCA_BIN"), _required_env("ARCA_PLUGINS")
+    server = _started(lambda: servers.start_arca(binary, plugins, destination, logdir, extra=extra))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def start_arca_with(logdir):
+    """`with start_arca_with(destination, [options]) as server:` an arca server with options."""
+    return lambda destination, extra: _arca_server(destination, logdir, tuple(extra))
+
+
 @pytest.fixture(scope="session")
 def logdir(tmp_path_factory) -> Path:
     """Where the servers' output goes (printed in start-up failures)."""

@@ -189,10 +189,12 @@ def wait_healthy(server: Server, timeout: float, interval: float):
             pass
 
 
-def start_arca(binary: str, plugins: str, destination: str, logdir: Path, timeout: float = 30.0) -> Server:
+def start_arca(
+    binary: str, plugins: str, destination: str, logdir: Path, timeout: float = 30.0, extra: tuple = ()
+) -> Server:
     """`arca serve` on a free port; waits for its "listening on" line, then for /health."""
     cmd = [binary, "--plugins", plugins, "serve", "--artifacts-destination", destination]
-    cmd += ["--host", LOOPBACK, "--port", "0"]
+    cmd += ["--host", LOOPBACK, "--port", "0", *extra]
     log = logdir / f"arca-serve-{os.getpid()}-{time.monotonic_ns()}.log"
     try:
         process = subprocess.Popen(
