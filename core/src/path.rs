@@ -58,7 +58,8 @@ fn hex(b: u8) -> Option<u8> {
 }
 
 /// One round of percent-decoding; malformed escapes are kept literally.
-fn percent_decode_once(s: &str) -> Option<String> {
+/// `None` if the result is not UTF-8.
+pub fn percent_decode_once(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     if !bytes.contains(&b'%') {
         return Some(s.to_owned());

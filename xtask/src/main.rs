@@ -63,7 +63,7 @@ Tasks:
                             tests/python too, from a venv in <target>/py-venv, unless --no-python),
                             then tidy
   tidy                      check file lengths, crate manifests, machine paths and required docs
-  bench                     run the benchmarks (not implemented yet)
+  bench [--runs N]          run the benchmarks (release build) and write BENCHMARKS.md
   help                      show this text
 
 Plugins: {}

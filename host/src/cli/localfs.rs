@@ -109,19 +109,25 @@ fn temp_name(target: &Path) -> PathBuf {
     target.with_file_name(format!(".arca-tmp-{name}-{}-{nanos:x}-{n}", std::process::id()))
 }
 
+/// Checks that `target` is not a directory, creates its parent directories
+/// and returns the temp file name to write to.
+fn prepare(target: &Path) -> Result<PathBuf> {
+    if target.is_dir() {
+        return Err(Error::new(
+            ErrorKind::IS_A_DIRECTORY,
+            format!("cannot write {}: is a directory", target.display()),
+        ));
+    }
+    if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| io_error("create directory", parent, e))?;
+    }
+    Ok(temp_name(target))
+}
+
 impl LocalWriter {
     /// Starts writing `target` (parent directories are created).
     pub fn create(target: PathBuf) -> Result<Self> {
-        if target.is_dir() {
-            return Err(Error::new(
-                ErrorKind::IS_A_DIRECTORY,
-                format!("cannot write {}: is a directory", target.display()),
-            ));
-        }
-        if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| io_error("create directory", parent, e))?;
-        }
-        let tmp = temp_name(&target);
+        let tmp = prepare(&target)?;
         let file = File::create(&tmp).map_err(|e| io_error("create", &tmp, e))?;
         let (tx, mut rx) = mpsc::channel::<Msg>(READ_AHEAD);
         let done = tokio::task::spawn_blocking(move || {
@@ -189,16 +195,7 @@ impl LocalWriter {
 /// rename into place.
 pub async fn write_whole(target: PathBuf, data: Bytes) -> Result<()> {
     tokio::task::spawn_blocking(move || {
-        if target.is_dir() {
-            return Err(Error::new(
-                ErrorKind::IS_A_DIRECTORY,
-                format!("cannot write {}: is a directory", target.display()),
-            ));
-        }
-        if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| io_error("create directory", parent, e))?;
-        }
-        let tmp = temp_name(&target);
+        let tmp = prepare(&target)?;
         // Removes the temp file on any early return.
         let mut guard = TempGuard(Some(tmp.clone()));
         std::fs::write(&tmp, &data).map_err(|e| io_error("write", &target, e))?;

@@ -35,16 +35,6 @@ pub fn format_time(ms: i64) -> String {
     )
 }
 
-fn json_entry(e: &FileInfo) -> serde_json::Value {
-    let mut m = serde_json::Map::new();
-    m.insert("path".into(), e.path.clone().into());
-    m.insert("is_dir".into(), e.is_dir.into());
-    if !e.is_dir && e.size > 0 {
-        m.insert("file_size".into(), e.size.into());
-    }
-    serde_json::Value::Object(m)
-}
-
 fn out_err(e: std::io::Error) -> Failure {
     Failure::from(Error::new(
         ErrorKind::UNEXPECTED,
@@ -77,7 +67,7 @@ pub async fn ls(reg: &Registry, a: &LsArgs) -> CliResult {
     };
     let mut out = std::io::stdout().lock();
     if a.json {
-        let files: Vec<_> = entries.iter().map(json_entry).collect();
+        let files: Vec<_> = entries.iter().map(arca_host::server::list_entry).collect();
         let v = serde_json::json!({ "files": files });
         writeln!(out, "{}", serde_json::to_string_pretty(&v).unwrap_or_default()).map_err(out_err)?;
         return Ok(());

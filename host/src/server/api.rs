@@ -93,6 +93,18 @@ pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
     r
 }
 
+/// One entry of MLflow's list response: `path`, `is_dir`, and `file_size`
+/// only for non-empty files (MLflow's `message_to_json` drops zero fields).
+pub fn list_entry(e: &arca_core::FileInfo) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    m.insert("path".into(), e.path.clone().into());
+    m.insert("is_dir".into(), e.is_dir.into());
+    if !e.is_dir && e.size > 0 {
+        m.insert("file_size".into(), e.size.into());
+    }
+    serde_json::Value::Object(m)
+}
+
 /// `{}` with 200: MLflow's answer to a delete, an abort, an empty listing.
 pub fn empty_json() -> Response {
     json_response(StatusCode::OK, &serde_json::json!({}))

@@ -147,18 +147,7 @@ pub async fn list(app: &AppState, raw: Option<String>) -> Result<Response, ApiEr
     if entries.is_empty() {
         return Ok(empty_json());
     }
-    let files: Vec<serde_json::Value> = entries
-        .iter()
-        .map(|e| {
-            let mut m = serde_json::Map::new();
-            m.insert("path".into(), e.path.clone().into());
-            m.insert("is_dir".into(), e.is_dir.into());
-            if !e.is_dir && e.size > 0 {
-                m.insert("file_size".into(), e.size.into());
-            }
-            serde_json::Value::Object(m)
-        })
-        .collect();
+    let files: Vec<serde_json::Value> = entries.iter().map(super::api::list_entry).collect();
     Ok(json_response(StatusCode::OK, &serde_json::json!({ "files": files })))
 }
 

@@ -17,6 +17,7 @@ mod range;
 mod signing;
 mod staged;
 
+pub use api::list_entry;
 pub use auth::{hash_password, hash_token};
 pub use info::MLFLOW_API_VERSION;
 

@@ -104,35 +104,13 @@ fn file_uri_path(uri: &str) -> Result<PathBuf> {
             "file uri must hold an absolute path: {uri}"
         )));
     }
-    let decoded = percent_decode(path)
+    // A URI is decoded exactly once.
+    let decoded = arca_core::path::percent_decode_once(path)
         .ok_or_else(|| Error::invalid_input(format!("file uri path percent-decodes to invalid utf-8: {uri}")))?;
     if decoded.contains('\0') {
         return Err(Error::invalid_input(format!("file uri path holds a nul byte: {uri}")));
     }
     Ok(PathBuf::from(decoded))
-}
-
-/// One round of percent-decoding (a URI is decoded exactly once); malformed
-/// escapes are kept as they are.
-fn percent_decode(s: &str) -> Option<String> {
-    fn hex(b: u8) -> Option<u8> {
-        (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
-    }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push(h * 16 + l);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
