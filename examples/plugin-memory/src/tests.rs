@@ -4,12 +4,12 @@
 //! bucket, since buckets are shared by the whole process.
 
 use crate::{CHUNK_SIZE_KEY, MemoryPlugin, MemoryStore};
+use arca_core::{ArtifactPath, ByteRange, Config, ErrorKind, FfiBuf, Plugin, Reader, Result, Store, Writer};
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
-use arca_core::{ArtifactPath, ByteRange, Config, ErrorKind, FfiBuf, Plugin, Reader, Result, Store, Writer};
 
 fn open(uri: &str, config: &[(&str, &str)]) -> Result<MemoryStore> {
     block_on(MemoryPlugin::open(
