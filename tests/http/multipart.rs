@@ -112,3 +112,23 @@ fn presigned_downloads_are_signed_and_ranged() {
     assert_eq!(request(&addr, "GET", &forged, &[], b"").status, 403);
     assert_eq!(s.api("GET", "presigned/dir/missing.bin", b"").status, 404);
 }
+
+#[test]
+fn stale_staged_uploads_are_removed() {
+    let s = Server::start();
+    let r = s.api("POST", "mpu/create/d", br#"{"path": "f.bin", "num_parts": 2}"#);
+    let created = r.json();
+    let id = created["upload_id"].as_str().unwrap_or_default().to_owned();
+    let (addr, target) = split_url(created["credentials"][0]["url"].as_str().unwrap_or_default());
+    assert_eq!(request(&addr, "PUT", &target, &[], b"abandoned part").status, 200);
+    let staged = s.dest.join(".arca-mpu").join(&id);
+    assert!(staged.join("part-00001").exists());
+    // The cleanup at start runs before the server says it is listening.
+    // A server that keeps staged uploads for a day leaves it alone…
+    let s = s.restart_with(&["--mpu-stale-after", "86400"]);
+    assert!(staged.exists(), "a fresh upload was removed");
+    // …one that keeps them for no time at all removes it.
+    let s = s.restart_with(&["--mpu-stale-after", "0"]);
+    assert!(!staged.exists(), "the stale upload survived");
+    assert_eq!(s.api("GET", "artifacts", b"").text(), "{}");
+}

@@ -28,6 +28,19 @@ impl Server {
 
     pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Server {
         let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        Self::start_in(root, args, env)
+    }
+
+    /// Stops this server and starts another on the same destination.
+    pub fn restart_with(self, args: &[&str]) -> Server {
+        let mut this = self;
+        let _ = this.child.kill();
+        let _ = this.child.wait();
+        let root = std::mem::replace(&mut this.root, tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")));
+        Self::start_in(root, args, &[])
+    }
+
+    fn start_in(root: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> Server {
         let dest = root.path().join("dest");
         let mut cmd = Command::new(arca_tests::arca_bin());
         cmd.arg("--plugins")

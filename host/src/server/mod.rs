@@ -298,18 +298,22 @@ fn verify(app: &AppState, op: &str, resource: &str, query: Option<&str>) -> Resu
         .map_err(|why| ApiError::new(axum::http::StatusCode::FORBIDDEN, "PERMISSION_DENIED", why))
 }
 
+/// Removes stale staged uploads once.
+async fn cleanup_once(store: &Store, max_age: u64) {
+    match staged::cleanup(store, max_age).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(removed = n, "removed stale multipart uploads"),
+        Err(e) => tracing::warn!(error = %e.message, "cleanup of stale multipart uploads failed"),
+    }
+}
+
 /// Removes stale staged uploads now and then, for as long as the server runs.
 fn spawn_cleanup(store: Store, max_age: u64) {
     let every = std::time::Duration::from_secs((max_age / 4).clamp(60, 3600));
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
         loop {
-            tick.tick().await;
-            match staged::cleanup(&store, max_age).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(removed = n, "removed stale multipart uploads"),
-                Err(e) => tracing::warn!(error = %e.message, "cleanup of stale multipart uploads failed"),
-            }
+            tokio::time::sleep(every).await;
+            cleanup_once(&store, max_age).await;
         }
     });
 }
@@ -319,6 +323,8 @@ fn spawn_cleanup(store: Store, max_age: u64) {
 pub async fn serve(registry: Arc<Registry>, opts: ServeOptions) -> Result<()> {
     let store = registry.open(&opts.destination).await?;
     let app = router(AppState::new(store.clone(), &opts)?);
+    // Uploads abandoned by an earlier run go before the server says it is ready.
+    cleanup_once(&store, opts.mpu_stale_after).await;
     spawn_cleanup(store.clone(), opts.mpu_stale_after);
     let listener = tokio::net::TcpListener::bind((opts.host.as_str(), opts.port))
         .await

@@ -179,14 +179,14 @@ pub async fn abort(store: &Store, target: &ArtifactPath, id: &str) -> Result<(),
     }
 }
 
-/// Removes uploads started more than `max_age` seconds ago; returns how many.
+/// Removes uploads started `max_age` seconds ago or earlier; returns how many.
 pub async fn cleanup(store: &Store, max_age: u64) -> Result<usize, ApiError> {
     let root = staging("")?;
     let mut removed = 0;
     for entry in store.list(&root).await? {
         let id = entry.path;
         let stale = match meta(store, &id).await {
-            Ok(m) => now().saturating_sub(m.created) > max_age,
+            Ok(m) => now().saturating_sub(m.created) >= max_age,
             // Something that is not an upload, or whose record is gone: judge by age.
             Err(_) => entry
                 .modified_ms
