@@ -43,9 +43,11 @@ pub mod registry;
 pub mod retry;
 pub mod server;
 pub mod store;
+pub mod transfer;
 pub mod uri;
 
 pub use arca_core::{ArtifactPath, ByteRange, Capabilities, Error, ErrorKind, FileInfo, ListPage, Result};
 pub use manifest::{Manifest, PluginEntry};
 pub use registry::{PluginStatus, Registry};
-pub use store::{ReadStream, Store, WriteHandle};
+pub use store::Store;
+pub use transfer::{ReadStream, WriteHandle};

@@ -2,18 +2,16 @@
 
 use crate::loader::LoadedPlugin;
 use crate::retry::Retry;
-use arca_core::abi::{FfiOp, ReaderHandle, StoreHandle, WriterHandle};
-use arca_core::ffi::{FfiBuf, FfiResult, FfiSlice, FfiStr};
+use crate::transfer::{ReadStream, WriteHandle};
+use arca_core::abi::{FfiOp, StoreHandle};
+use arca_core::ffi::{FfiResult, FfiSlice, FfiStr};
 use arca_core::types::{FfiCompletedPart, FfiRange};
 use arca_core::{
     ArtifactPath, ByteRange, Capabilities, CompletedPart, Error, FileInfo, ListPage, MultipartUpload, Result,
 };
 use bytes::Bytes;
-use futures_util::Stream;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 /// The page size used when a whole listing is wanted.
 pub const LIST_PAGE_SIZE: u32 = 1000;
@@ -25,9 +23,9 @@ pub(crate) async fn await_op<T>(op: FfiOp<T>) -> Result<T> {
     }
 }
 
-struct Inner {
-    plugin: Arc<LoadedPlugin>,
-    handle: StoreHandle,
+pub(crate) struct Inner {
+    pub(crate) plugin: Arc<LoadedPlugin>,
+    pub(crate) handle: StoreHandle,
     uri: String,
     retry: Retry,
 }
@@ -42,7 +40,7 @@ impl Drop for Inner {
 /// An opened store. Cheap to clone; every clone shares the plugin's store.
 #[derive(Clone)]
 pub struct Store {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for Store {
@@ -82,7 +80,7 @@ impl Store {
     }
 
     /// Names the store in an error's context (once).
-    fn ctx(&self, e: Error) -> Error {
+    pub(crate) fn ctx(&self, e: Error) -> Error {
         if e.context.iter().any(|(k, _)| k == "store") {
             return e;
         }
@@ -188,12 +186,7 @@ impl Store {
                 await_op(op).await
             })
             .await?;
-        Ok(ReadStream {
-            store: self.clone(),
-            handle,
-            pending: None,
-            done: false,
-        })
+        Ok(ReadStream::new(self.clone(), handle))
     }
 
     /// Reads a whole file into memory (for small files only).
@@ -212,11 +205,7 @@ impl Store {
         // SAFETY: live handle; the path outlives the call.
         let op = unsafe { (vt.write)(self.inner.handle, FfiStr::new(path.as_str())) };
         let handle = await_op(op).await.map_err(|e| self.ctx(e))?;
-        Ok(WriteHandle {
-            store: self.clone(),
-            handle: Some(handle),
-            path: path.clone(),
-        })
+        Ok(WriteHandle::new(self.clone(), handle, path.clone()))
     }
 
     /// Writes a whole file from memory.
@@ -303,12 +292,7 @@ impl Store {
         // SAFETY: live handle; the string outlives the call.
         let op = unsafe { (self.inner.plugin.vtable.read)(self.inner.handle, FfiStr::new(raw), FfiRange::default()) };
         let handle = await_op(op).await?;
-        drop(ReadStream {
-            store: self.clone(),
-            handle,
-            pending: None,
-            done: false,
-        });
+        drop(ReadStream::new(self.clone(), handle));
         Ok(())
     }
 
@@ -316,11 +300,7 @@ impl Store {
         // SAFETY: live handle; the string outlives the call.
         let op = unsafe { (self.inner.plugin.vtable.write)(self.inner.handle, FfiStr::new(raw)) };
         let handle = await_op(op).await?;
-        let mut w = WriteHandle {
-            store: self.clone(),
-            handle: Some(handle),
-            path: ArtifactPath::root(),
-        };
+        let mut w = WriteHandle::new(self.clone(), handle, ArtifactPath::root());
         w.write(Bytes::from_static(b"x")).await?;
         w.finish().await
     }
@@ -329,139 +309,5 @@ impl Store {
         // SAFETY: live handle; the string outlives the call.
         let op = unsafe { (self.inner.plugin.vtable.delete)(self.inner.handle, FfiStr::new(raw)) };
         await_op(op).await.map(drop)
-    }
-}
-
-/// A file being read: a `Stream` of `Bytes` chunks.
-pub struct ReadStream {
-    store: Store,
-    handle: ReaderHandle,
-    pending: Option<FfiOp<FfiBuf>>,
-    done: bool,
-}
-
-impl std::fmt::Debug for ReadStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReadStream")
-            .field("store", &self.store.uri())
-            .finish_non_exhaustive()
-    }
-}
-
-impl ReadStream {
-    /// The next chunk, or `None` at the end.
-    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>> {
-        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx))
-            .await
-            .transpose()
-    }
-}
-
-impl Stream for ReadStream {
-    type Item = Result<Bytes>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.done {
-            return Poll::Ready(None);
-        }
-        let this = &mut *self;
-        let vt = this.store.inner.plugin.vtable;
-        // SAFETY: live reader handle; at most one call is in flight (`pending`).
-        let op = this
-            .pending
-            .get_or_insert_with(|| unsafe { (vt.reader_next)(this.handle) });
-        let r = match Pin::new(op).poll(cx) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(r) => r,
-        };
-        this.pending = None;
-        match r {
-            FfiResult::Ok(buf) if buf.is_empty() => {
-                this.done = true;
-                Poll::Ready(None)
-            }
-            FfiResult::Ok(buf) => Poll::Ready(Some(Ok(Bytes::from_owner(buf)))),
-            FfiResult::Err(e) => {
-                this.done = true;
-                Poll::Ready(Some(Err(this.store.ctx(e.into_error()))))
-            }
-        }
-    }
-}
-
-impl Drop for ReadStream {
-    fn drop(&mut self) {
-        // An in-flight call must finish (or be dropped) before the reader goes.
-        self.pending = None;
-        // SAFETY: the handle came from `read` and is dropped once.
-        unsafe { (self.store.inner.plugin.vtable.reader_drop)(self.handle) }
-    }
-}
-
-/// A file being written. Dropping it without [`WriteHandle::finish`]
-/// discards everything written.
-pub struct WriteHandle {
-    store: Store,
-    handle: Option<WriterHandle>,
-    path: ArtifactPath,
-}
-
-impl std::fmt::Debug for WriteHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WriteHandle")
-            .field("store", &self.store.uri())
-            .field("path", &self.path)
-            .finish()
-    }
-}
-
-impl WriteHandle {
-    fn live(&self) -> Result<WriterHandle> {
-        self.handle
-            .ok_or_else(|| Error::invalid_input(format!("writer for {} is already closed", self.path)))
-    }
-
-    /// Appends a chunk (moved to the plugin without a copy).
-    pub async fn write(&mut self, chunk: Bytes) -> Result<()> {
-        if chunk.is_empty() {
-            return Ok(());
-        }
-        let h = self.live()?;
-        // SAFETY: live writer handle; the chunk's ownership moves to the plugin.
-        let op = unsafe { (self.store.inner.plugin.vtable.writer_write)(h, FfiBuf::from_owner(chunk)) };
-        await_op(op).await.map(drop).map_err(|e| self.store.ctx(e))
-    }
-
-    /// Publishes the file atomically.
-    pub async fn finish(mut self) -> Result<()> {
-        let h = self.live()?;
-        // SAFETY: live writer handle.
-        let op = unsafe { (self.store.inner.plugin.vtable.writer_finish)(h) };
-        let r = await_op(op).await.map(drop).map_err(|e| self.store.ctx(e));
-        self.release();
-        r
-    }
-
-    /// Discards the file.
-    pub async fn abort(mut self) -> Result<()> {
-        let h = self.live()?;
-        // SAFETY: live writer handle.
-        let op = unsafe { (self.store.inner.plugin.vtable.writer_abort)(h) };
-        let r = await_op(op).await.map(drop);
-        self.release();
-        r
-    }
-
-    fn release(&mut self) {
-        if let Some(h) = self.handle.take() {
-            // SAFETY: the handle came from `write` and is dropped once.
-            unsafe { (self.store.inner.plugin.vtable.writer_drop)(h) }
-        }
-    }
-}
-
-impl Drop for WriteHandle {
-    fn drop(&mut self) {
-        self.release();
     }
 }
