@@ -44,13 +44,15 @@ impl LocalConfig {
     }
 }
 
+/// The root used when the URI is empty: MLflow's default local store.
+pub const DEFAULT_ROOT: &str = "./mlruns";
+
 /// The directory a URI names: `file:///abs`, `file:/abs`,
 /// `file://localhost/abs`, or a plain path (relative ones are resolved
 /// against the current directory).
 fn root_of(uri: &str) -> Result<PathBuf> {
-    if uri.is_empty() {
-        return Err(Error::invalid_input("empty uri: expected a path or a file:// uri"));
-    }
+    // No URI at all means MLflow's own default local store.
+    let uri = if uri.trim().is_empty() { DEFAULT_ROOT } else { uri };
     let path = match scheme(uri) {
         Some(s) if s.eq_ignore_ascii_case("file") => file_uri_path(uri)?,
         Some(_) => {
@@ -135,8 +137,9 @@ mod tests {
         assert_eq!(root("file:///x?q=1"), Ok(PathBuf::from("/x")));
         let rel = root("mlruns").unwrap_or_default();
         assert!(rel.is_absolute() && rel.ends_with("mlruns"));
+        // No URI: MLflow's default local store.
+        assert_eq!(root(""), Ok(rel));
         for bad in [
-            "",
             "s3://bucket/x",
             "file://otherhost/x",
             "file://./etc",

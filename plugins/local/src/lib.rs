@@ -26,7 +26,8 @@
 //! and any other scheme, is refused. A plain path whose first segment looks
 //! like a scheme (`name:`, two or more letters) is taken as a URI, as the
 //! host does when routing: write `./name:x` to mean a directory. The root
-//! directory is created if it is missing.
+//! directory is created if it is missing. An empty URI opens `./mlruns`,
+//! MLflow's default local store.
 //!
 //! ## Configuration
 //!
