@@ -1,0 +1,517 @@
+//! Turns the URI, the configuration map and the environment a store is
+//! opened with into a typed [`S3Config`], and that into an object_store
+//! client.
+//!
+//! Every key is read from the configuration map first, then from the
+//! environment variable MLflow reads for the same setting, so a server set up
+//! for MLflow works unchanged.
+
+use arca_core::{Config, Error, ErrorKind, Result};
+use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::path::Path;
+use object_store::{Attribute, AttributeValue, Attributes, Certificate, ClientOptions, RetryConfig};
+use std::fmt;
+use std::time::Duration;
+
+/// The default part size of large writes (8 MiB, as boto3's).
+pub const DEFAULT_PART_SIZE: usize = 8 << 20;
+/// The smallest part S3 accepts (every part but the last).
+pub const MIN_PART_SIZE: usize = 5 << 20;
+/// The largest part S3 accepts.
+pub const MAX_PART_SIZE: usize = 5 << 30;
+
+/// How URLs name the bucket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddressingStyle {
+    /// `https://host/bucket/key`.
+    Path,
+    /// `https://bucket.host/key`.
+    Virtual,
+    /// Path style with a custom endpoint, virtual style on AWS.
+    Auto,
+}
+
+/// A parsed store configuration. `Debug` leaves out the secrets.
+#[derive(Clone, PartialEq, Eq)]
+pub struct S3Config {
+    /// The bucket, from the URI.
+    pub bucket: String,
+    /// The key prefix that is the store root, without slashes at either end
+    /// (empty for the bucket's root).
+    pub prefix: String,
+    /// A custom endpoint (`scheme://host[:port]`), if any.
+    pub endpoint: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub session_token: Option<String>,
+    pub region: String,
+    /// Accept any TLS certificate.
+    pub ignore_tls: bool,
+    /// A PEM file of extra root certificates.
+    pub ca_bundle: Option<String>,
+    /// Send requests unsigned (anonymous access).
+    pub unsigned: bool,
+    pub addressing_style: AddressingStyle,
+    /// The part size of large writes.
+    pub part_size: usize,
+    /// Server-side encryption (`AES256`, `aws:kms`, `aws:kms:dsse`).
+    pub sse: Option<String>,
+    /// The KMS key of SSE-KMS.
+    pub sse_kms_key_id: Option<String>,
+    /// Attributes set on every object written (content type, metadata, …).
+    pub attributes: Vec<(String, String)>,
+}
+
+impl fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let set = |v: &Option<String>| if v.is_some() { "<redacted>" } else { "<unset>" };
+        f.debug_struct("S3Config")
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .field("endpoint", &self.endpoint)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &set(&self.secret_access_key))
+            .field("session_token", &set(&self.session_token))
+            .field("region", &self.region)
+            .field("ignore_tls", &self.ignore_tls)
+            .field("ca_bundle", &self.ca_bundle)
+            .field("unsigned", &self.unsigned)
+            .field("addressing_style", &self.addressing_style)
+            .field("part_size", &self.part_size)
+            .field("sse", &self.sse)
+            .field("sse_kms_key_id", &self.sse_kms_key_id.as_ref().map(|_| "<set>"))
+            .field(
+                "attributes",
+                &self.attributes.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+fn invalid(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::CONFIG_INVALID, message)
+}
+
+/// Reads one setting: the key from the map, else the first environment
+/// variable that is set and not empty.
+fn take(config: &mut Config, key: &str, envs: &[&str]) -> Option<String> {
+    if let Some(v) = config.take(key) {
+        return Some(v);
+    }
+    envs.iter()
+        .find_map(|e| std::env::var(e).ok().filter(|v| !v.trim().is_empty()))
+}
+
+fn parse_bool(key: &str, v: &str) -> Result<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" | "" => Ok(false),
+        _ => Err(invalid(format!("invalid boolean for {key} (expected true or false)"))),
+    }
+}
+
+impl S3Config {
+    /// Parses `uri` (`s3://bucket/prefix`) and takes this plugin's keys from
+    /// `config` (falling back to the environment), refusing any key left over.
+    pub fn parse(uri: &str, mut config: Config) -> Result<Self> {
+        let (bucket, prefix) = split_uri(uri)?;
+        let endpoint = take(&mut config, "endpoint_url", &["MLFLOW_S3_ENDPOINT_URL"])
+            .map(|e| check_endpoint(&e))
+            .transpose()?;
+        let access_key_id = take(&mut config, "access_key_id", &["AWS_ACCESS_KEY_ID"]);
+        let secret_access_key = take(&mut config, "secret_access_key", &["AWS_SECRET_ACCESS_KEY"]);
+        let session_token = take(&mut config, "session_token", &["AWS_SESSION_TOKEN"]);
+        let region = take(&mut config, "region", &["AWS_REGION", "AWS_DEFAULT_REGION"])
+            .map(|r| r.trim().to_owned())
+            .unwrap_or_else(|| "us-east-1".to_owned());
+        let ignore_tls = match take(&mut config, "ignore_tls", &["MLFLOW_S3_IGNORE_TLS"]) {
+            Some(v) => parse_bool("ignore_tls (MLFLOW_S3_IGNORE_TLS)", &v)?,
+            None => false,
+        };
+        let ca_bundle = take(&mut config, "ca_bundle", &["AWS_CA_BUNDLE"]);
+        let unsigned = match take(
+            &mut config,
+            "signature_version",
+            &["MLFLOW_EXPERIMENTAL_S3_SIGNATURE_VERSION"],
+        ) {
+            None => false,
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "unsigned" => true,
+                "s3v4" | "v4" | "" => false,
+                other => {
+                    return Err(invalid(format!(
+                        "unsupported signature_version (MLFLOW_EXPERIMENTAL_S3_SIGNATURE_VERSION) {other:?}: \
+                         expected s3v4 or unsigned"
+                    )));
+                }
+            },
+        };
+        let addressing_style = match take(
+            &mut config,
+            "addressing_style",
+            &["MLFLOW_BOTO_CLIENT_ADDRESSING_STYLE"],
+        ) {
+            None => AddressingStyle::Auto,
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "path" => AddressingStyle::Path,
+                "virtual" => AddressingStyle::Virtual,
+                "auto" | "" => AddressingStyle::Auto,
+                other => {
+                    return Err(invalid(format!(
+                        "unsupported addressing_style (MLFLOW_BOTO_CLIENT_ADDRESSING_STYLE) {other:?}: \
+                         expected path, virtual or auto"
+                    )));
+                }
+            },
+        };
+        let part_size = match take(
+            &mut config,
+            "multipart_chunk_size",
+            &["MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE"],
+        ) {
+            None => DEFAULT_PART_SIZE,
+            Some(v) => match v.trim().parse::<usize>() {
+                Ok(n) if (MIN_PART_SIZE..=MAX_PART_SIZE).contains(&n) => n,
+                _ => {
+                    return Err(invalid(format!(
+                        "multipart_chunk_size (MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE) must be a number of bytes \
+                         between {MIN_PART_SIZE} (5 MiB) and {MAX_PART_SIZE} (5 GiB), got {v:?}"
+                    )));
+                }
+            },
+        };
+        let extra = match take(&mut config, "upload_extra_args", &["MLFLOW_S3_UPLOAD_EXTRA_ARGS"]) {
+            Some(json) => ExtraArgs::parse(&json)?,
+            None => ExtraArgs::default(),
+        };
+        config.finish()?;
+        Ok(Self {
+            bucket,
+            prefix,
+            endpoint,
+            access_key_id,
+            secret_access_key,
+            session_token,
+            region,
+            ignore_tls,
+            ca_bundle,
+            unsigned,
+            addressing_style,
+            part_size,
+            sse: extra.sse,
+            sse_kms_key_id: extra.sse_kms_key_id,
+            attributes: extra.attributes,
+        })
+    }
+
+    /// Whether requests name the bucket in the host.
+    pub fn virtual_hosted(&self) -> bool {
+        match self.addressing_style {
+            AddressingStyle::Path => false,
+            AddressingStyle::Virtual => true,
+            // boto3's `auto`: virtual on AWS when the bucket is a valid host
+            // name label, path with a custom endpoint.
+            AddressingStyle::Auto => self.endpoint.is_none() && !self.bucket.contains('.'),
+        }
+    }
+
+    /// The attributes every write sets.
+    pub fn object_attributes(&self) -> Attributes {
+        let mut attrs = Attributes::new();
+        for (k, v) in &self.attributes {
+            let key = match k.as_str() {
+                "ContentType" => Attribute::ContentType,
+                "CacheControl" => Attribute::CacheControl,
+                "ContentEncoding" => Attribute::ContentEncoding,
+                "ContentDisposition" => Attribute::ContentDisposition,
+                "ContentLanguage" => Attribute::ContentLanguage,
+                "StorageClass" => Attribute::StorageClass,
+                meta => Attribute::Metadata(meta.trim_start_matches("Metadata.").to_owned().into()),
+            };
+            attrs.insert(key, AttributeValue::from(v.clone()));
+        }
+        attrs
+    }
+
+    /// Builds the object_store client. Its own retries are off: retrying is
+    /// the host's policy.
+    pub fn build(&self) -> Result<AmazonS3> {
+        let mut options = ClientOptions::new()
+            // A transfer of a large artifact may take far longer than any
+            // fixed request timeout; only connecting is bounded.
+            .with_timeout_disabled()
+            .with_connect_timeout(Duration::from_secs(10))
+            .with_allow_invalid_certificates(self.ignore_tls);
+        if let Some(path) = &self.ca_bundle {
+            let pem = std::fs::read(path)
+                .map_err(|e| invalid(format!("cannot read ca_bundle (AWS_CA_BUNDLE) {path}: {e}")))?;
+            let certs = Certificate::from_pem_bundle(&pem)
+                .map_err(|e| invalid(format!("ca_bundle (AWS_CA_BUNDLE) {path} is not a pem bundle: {e}")))?;
+            for cert in certs {
+                options = options.with_root_certificate(cert);
+            }
+        }
+        let virtual_hosted = self.virtual_hosted();
+        let mut b = AmazonS3Builder::new()
+            .with_bucket_name(&self.bucket)
+            .with_region(&self.region)
+            .with_virtual_hosted_style_request(virtual_hosted)
+            .with_skip_signature(self.unsigned)
+            .with_retry(RetryConfig {
+                max_retries: 0,
+                ..RetryConfig::default()
+            })
+            .with_client_options(options);
+        if let Some(endpoint) = &self.endpoint {
+            b = b.with_allow_http(endpoint.starts_with("http://"));
+            // object_store expects a virtual-hosted endpoint to name the bucket.
+            let endpoint = if virtual_hosted {
+                match endpoint.split_once("://") {
+                    Some((scheme, host)) => format!("{scheme}://{}.{host}", self.bucket),
+                    None => endpoint.clone(),
+                }
+            } else {
+                endpoint.clone()
+            };
+            b = b.with_endpoint(endpoint);
+        }
+        if let Some(v) = &self.access_key_id {
+            b = b.with_access_key_id(v);
+        }
+        if let Some(v) = &self.secret_access_key {
+            b = b.with_secret_access_key(v);
+        }
+        if let Some(v) = &self.session_token {
+            b = b.with_token(v);
+        }
+        // The encryption keys are named through their documented strings:
+        // object_store does not export the enum they belong to.
+        for (name, value) in [
+            ("aws_server_side_encryption", &self.sse),
+            ("aws_sse_kms_key_id", &self.sse_kms_key_id),
+        ] {
+            if let Some(v) = value {
+                let key: AmazonS3ConfigKey = name.parse().map_err(|e| invalid(format!("cannot set {name}: {e}")))?;
+                b = b.with_config(key, v);
+            }
+        }
+        // The error names a setting, never a secret's value.
+        b.build()
+            .map_err(|e| invalid(format!("invalid s3 configuration for bucket {}: {e}", self.bucket)))
+    }
+}
+
+/// Splits `s3://bucket/prefix` into the bucket and the prefix (no slashes at
+/// either end).
+fn split_uri(uri: &str) -> Result<(String, String)> {
+    let rest = match uri.split_once("://") {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("s3") => rest,
+        _ => {
+            return Err(Error::invalid_input(format!(
+                "not an s3 uri: {uri} (expected s3://bucket/prefix)"
+            )));
+        }
+    };
+    // Like MLflow (`urlparse`), a query or fragment is not part of the key.
+    let rest = &rest[..rest.find(['?', '#']).unwrap_or(rest.len())];
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(Error::invalid_input(format!("s3 uri names no bucket: {uri}")));
+    }
+    if bucket.contains('@') {
+        return Err(Error::invalid_input(format!(
+            "s3 uri must not carry credentials: s3://{}/… (use AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
+            &bucket[bucket.rfind('@').map_or(0, |i| i + 1)..]
+        )));
+    }
+    let prefix = prefix.trim_matches('/');
+    if !prefix.is_empty() && Path::parse(prefix).is_err() {
+        return Err(Error::invalid_input(format!(
+            "s3 uri holds an invalid key prefix (empty, `.` or `..` segments, control characters): {uri}"
+        )));
+    }
+    Ok((bucket.to_owned(), prefix.to_owned()))
+}
+
+/// Checks that an endpoint URL is a server's base URL and returns it without
+/// a trailing slash.
+fn check_endpoint(endpoint: &str) -> Result<String> {
+    let e = endpoint.trim();
+    let Some((scheme, rest)) = e.split_once("://") else {
+        return Err(invalid(format!(
+            "MLFLOW_S3_ENDPOINT_URL must be a URL such as http://host:port, got {e:?}"
+        )));
+    };
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return Err(invalid(format!(
+            "MLFLOW_S3_ENDPOINT_URL must start with http:// or https://, got {e:?}"
+        )));
+    }
+    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (host, tail) = rest.split_at(host_end);
+    if host.is_empty() || host.contains('@') {
+        return Err(invalid(format!(
+            "MLFLOW_S3_ENDPOINT_URL must name a host (and no credentials), got {scheme}://…"
+        )));
+    }
+    if !tail.is_empty() && tail != "/" {
+        return Err(invalid(format!(
+            "MLFLOW_S3_ENDPOINT_URL must be the server's base URL, e.g. http://host:port, without a bucket or \
+             path; put the bucket in the artifact URI (got {scheme}://{host}{tail})"
+        )));
+    }
+    Ok(format!("{}://{host}", scheme.to_ascii_lowercase()))
+}
+
+/// What `MLFLOW_S3_UPLOAD_EXTRA_ARGS` sets.
+#[derive(Debug, Default)]
+struct ExtraArgs {
+    sse: Option<String>,
+    sse_kms_key_id: Option<String>,
+    attributes: Vec<(String, String)>,
+}
+
+impl ExtraArgs {
+    fn parse(json: &str) -> Result<Self> {
+        let what = "upload_extra_args (MLFLOW_S3_UPLOAD_EXTRA_ARGS)";
+        let value: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| invalid(format!("{what} is not valid json: {e}")))?;
+        let serde_json::Value::Object(map) = value else {
+            return Err(invalid(format!("{what} must be a json object")));
+        };
+        let string = |k: &str, v: &serde_json::Value| match v {
+            serde_json::Value::String(s) => Ok(s.clone()),
+            _ => Err(invalid(format!("{what}: {k} must be a string"))),
+        };
+        let mut out = Self::default();
+        for (k, v) in &map {
+            match k.as_str() {
+                "ServerSideEncryption" => out.sse = Some(string(k, v)?),
+                "SSEKMSKeyId" => out.sse_kms_key_id = Some(string(k, v)?),
+                "ContentType" | "CacheControl" | "ContentEncoding" | "ContentDisposition" | "ContentLanguage"
+                | "StorageClass" => out.attributes.push((k.clone(), string(k, v)?)),
+                "Metadata" => {
+                    let serde_json::Value::Object(meta) = v else {
+                        return Err(invalid(format!("{what}: Metadata must be an object of strings")));
+                    };
+                    for (mk, mv) in meta {
+                        out.attributes
+                            .push((format!("Metadata.{mk}"), string(&format!("Metadata.{mk}"), mv)?));
+                    }
+                }
+                other => {
+                    return Err(invalid(format!(
+                        "{what}: unsupported key {other} (supported: ServerSideEncryption, SSEKMSKeyId, ContentType, \
+                         CacheControl, ContentEncoding, ContentDisposition, ContentLanguage, StorageClass, Metadata)"
+                    )));
+                }
+            }
+        }
+        if out.sse_kms_key_id.is_some() && !matches!(out.sse.as_deref(), Some("aws:kms" | "aws:kms:dsse")) {
+            return Err(invalid(format!(
+                "{what}: SSEKMSKeyId needs ServerSideEncryption aws:kms or aws:kms:dsse"
+            )));
+        }
+        if let Some(sse) = &out.sse
+            && !matches!(sse.as_str(), "AES256" | "aws:kms" | "aws:kms:dsse")
+        {
+            return Err(invalid(format!(
+                "{what}: unsupported ServerSideEncryption {sse:?} (expected AES256, aws:kms or aws:kms:dsse)"
+            )));
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(uri: &str, pairs: &[(&str, &str)]) -> Result<S3Config> {
+        S3Config::parse(uri, Config::from_pairs(pairs.iter().copied()))
+    }
+
+    #[test]
+    fn uri_forms() {
+        let c = parse("s3://bucket/a/b/", &[]);
+        assert_eq!(c.map(|c| (c.bucket, c.prefix)), Ok(("bucket".into(), "a/b".into())));
+        let c = parse("s3://bucket", &[]);
+        assert_eq!(c.map(|c| (c.bucket, c.prefix)), Ok(("bucket".into(), String::new())));
+        for bad in [
+            "",
+            "s3://",
+            "s3:///x",
+            "gs://b/x",
+            "s3://b/a//b",
+            "s3://b/a/../b",
+            "s3://k:s@b/x",
+        ] {
+            assert_eq!(
+                parse(bad, &[]).err().map(|e| e.kind),
+                Some(ErrorKind::INVALID_INPUT),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn endpoint_with_a_path_is_refused_with_the_fix() {
+        let e = parse("s3://b/x", &[("endpoint_url", "http://127.0.0.1:9000/b")]).err();
+        let e = e
+            .map(|e| (e.kind, e.message))
+            .unwrap_or((ErrorKind::UNEXPECTED, String::new()));
+        assert_eq!(e.0, ErrorKind::CONFIG_INVALID);
+        assert!(
+            e.1.contains("without a bucket or path; put the bucket in the artifact URI"),
+            "{}",
+            e.1
+        );
+        let ok = parse("s3://b/x", &[("endpoint_url", "HTTP://127.0.0.1:9000/")]);
+        assert_eq!(ok.map(|c| c.endpoint), Ok(Some("http://127.0.0.1:9000".to_owned())));
+    }
+
+    #[test]
+    fn keys_and_debug() {
+        let c = parse(
+            "s3://b",
+            &[
+                ("endpoint_url", "http://h:1"),
+                ("access_key_id", "AKID"),
+                ("secret_access_key", "SUPERSECRET"),
+                ("session_token", "TOKENVALUE"),
+                ("region", "eu-west-1"),
+                ("multipart_chunk_size", "5242880"),
+                ("addressing_style", "virtual"),
+                (
+                    "upload_extra_args",
+                    r#"{"ServerSideEncryption":"aws:kms","SSEKMSKeyId":"KMSKEY","Metadata":{"a":"1"}}"#,
+                ),
+            ],
+        );
+        let Ok(c) = c else { panic!("{c:?}") };
+        assert_eq!(
+            (c.part_size, c.region.as_str(), c.virtual_hosted()),
+            (5 << 20, "eu-west-1", true)
+        );
+        let shown = format!("{c:?}");
+        for secret in ["SUPERSECRET", "TOKENVALUE", "KMSKEY"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(c.build().is_ok());
+        for (k, v) in [
+            ("multipart_chunk_size", "1024"),
+            ("ignore_tls", "maybe"),
+            ("signature_version", "v2"),
+            ("addressing_style", "sideways"),
+            ("upload_extra_args", r#"{"ACL":"public-read"}"#),
+            ("upload_extra_args", "[1]"),
+            ("bucket", "x"),
+        ] {
+            let e = parse("s3://b", &[(k, v)]).err();
+            assert_eq!(e.as_ref().map(|e| e.kind), Some(ErrorKind::CONFIG_INVALID), "{k}={v}");
+            if v.contains("ACL") {
+                assert!(e.map(|e| e.message).unwrap_or_default().contains("ACL"));
+            }
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! [`S3Store`]: the [`Store`] implementation, and the one place that maps an
+//! [`ArtifactPath`] onto an object key.
+
+use crate::config::S3Config;
+use crate::error::s3_error;
+use crate::lister;
+use crate::reader::{self, S3Reader};
+use crate::writer::{self, S3Writer};
+use arca_core::{
+    ArtifactPath, ByteRange, CompletedPart, Error, ErrorKind, FileInfo, ListPage, MultipartUpload, PresignedPart,
+    Result, Store,
+};
+use futures_util::{StreamExt, TryStreamExt};
+use object_store::aws::AmazonS3;
+use object_store::list::{PaginatedListOptions, PaginatedListStore};
+use object_store::multipart::{MultipartStore, PartId};
+use object_store::path::Path;
+use object_store::signer::{Method, SignedUrlOptions, Signer};
+use object_store::{Attributes, ObjectStore, ObjectStoreExt, PutMultipartOptions};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a presigned part URL stays valid (boto3's default).
+const PRESIGN_EXPIRY: Duration = Duration::from_secs(3600);
+/// The most parts S3 accepts in one upload.
+const MAX_PARTS: u32 = 10_000;
+
+/// A store over one prefix of one bucket.
+#[derive(Clone, Debug)]
+pub struct S3Store {
+    shared: Arc<Shared>,
+}
+
+/// What every operation needs.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) client: AmazonS3,
+    pub(crate) bucket: String,
+    /// The root prefix, without slashes at either end.
+    pub(crate) prefix: String,
+    pub(crate) part_size: usize,
+    pub(crate) attributes: Attributes,
+}
+
+impl S3Store {
+    /// Builds the client; nothing is sent until the first operation.
+    pub fn open(config: S3Config) -> Result<Self> {
+        let client = config.build()?;
+        Ok(Self {
+            shared: Arc::new(Shared {
+                client,
+                attributes: config.object_attributes(),
+                bucket: config.bucket,
+                prefix: config.prefix,
+                part_size: config.part_size,
+            }),
+        })
+    }
+}
+
+impl Shared {
+    /// The object key of `path` (empty for the root of a bucket-wide store).
+    pub(crate) fn key(&self, path: &ArtifactPath) -> String {
+        match (self.prefix.is_empty(), path.is_root()) {
+            (_, true) => self.prefix.clone(),
+            (true, false) => path.as_str().to_owned(),
+            (false, false) => format!("{}/{}", self.prefix, path.as_str()),
+        }
+    }
+
+    /// The key prefix of everything under `path` (ends with `/`, or is
+    /// empty for the root of a bucket-wide store).
+    pub(crate) fn dir_prefix(&self, path: &ArtifactPath) -> String {
+        let key = self.key(path);
+        if key.is_empty() { key } else { format!("{key}/") }
+    }
+
+    /// The object_store path of `key`, verbatim (no percent-encoding, so keys
+    /// are the ones MLflow's boto3 client uses).
+    pub(crate) fn location(&self, key: &str) -> Result<Path> {
+        Path::parse(key).map_err(|e| Error::invalid_input(format!("invalid s3 key {key:?}: {e}")))
+    }
+
+    pub(crate) fn error(&self, action: &str, key: &str, e: object_store::Error) -> Error {
+        s3_error(action, &self.bucket, key, e)
+    }
+
+    /// Whether any key lies under `prefix` (which ends with `/`).
+    async fn any_under(&self, prefix: &str) -> Result<bool> {
+        let opts = PaginatedListOptions {
+            max_keys: Some(1),
+            ..PaginatedListOptions::default()
+        };
+        let page = self
+            .client
+            .list_paginated(Some(prefix), opts)
+            .await
+            .map_err(|e| self.error("list", prefix, e))?;
+        Ok(!page.result.objects.is_empty() || !page.result.common_prefixes.is_empty())
+    }
+
+    async fn stat(&self, path: &ArtifactPath) -> Result<FileInfo> {
+        let dir = |path: &ArtifactPath| FileInfo {
+            path: path.as_str().to_owned(),
+            is_dir: true,
+            size: 0,
+            modified_ms: None,
+        };
+        if path.is_root() {
+            // The root of a store always exists: it is where files go.
+            return Ok(dir(path));
+        }
+        let key = self.key(path);
+        match self.client.head(&self.location(&key)?).await {
+            Ok(meta) => {
+                return Ok(FileInfo {
+                    path: path.as_str().to_owned(),
+                    is_dir: false,
+                    size: meta.size,
+                    modified_ms: Some(meta.last_modified.timestamp_millis()),
+                });
+            }
+            Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => {
+                let e = self.error("stat", &key, e);
+                if e.kind != ErrorKind::NOT_FOUND {
+                    return Err(e);
+                }
+            }
+        }
+        if self.any_under(&format!("{key}/")).await? {
+            return Ok(dir(path));
+        }
+        Err(
+            Error::not_found(format!("no such file or directory: s3://{}/{key}", self.bucket))
+                .with("bucket", &self.bucket),
+        )
+    }
+
+    /// Deletes the key of `path` and every key under `path/` (never keys that
+    /// merely start with the same string).
+    async fn delete(&self, path: &ArtifactPath) -> Result<()> {
+        let key = self.key(path);
+        if !path.is_root() {
+            match self.client.delete(&self.location(&key)?).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(self.error("delete", &key, e)),
+            }
+        }
+        // `list` adds the delimiter itself, so `run1` never reaches `run10/`.
+        let prefix = if key.is_empty() {
+            None
+        } else {
+            Some(self.location(&key)?)
+        };
+        let locations = self.client.list(prefix.as_ref()).map_ok(|meta| meta.location).boxed();
+        let mut deleted = self.client.delete_stream(locations);
+        while let Some(r) = deleted.next().await {
+            match r {
+                Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(self.error("delete", &key, e)),
+            }
+        }
+        Ok(())
+    }
+
+    async fn multipart_create(&self, path: &ArtifactPath, num_parts: u32) -> Result<MultipartUpload> {
+        if path.is_root() {
+            return Err(Error::new(
+                ErrorKind::IS_A_DIRECTORY,
+                "cannot upload to the store root: it is a directory",
+            ));
+        }
+        if num_parts == 0 || num_parts > MAX_PARTS {
+            return Err(Error::invalid_input(format!(
+                "a multipart upload has 1 to {MAX_PARTS} parts, {num_parts} asked"
+            )));
+        }
+        let key = self.key(path);
+        let location = self.location(&key)?;
+        let opts = PutMultipartOptions {
+            attributes: self.attributes.clone(),
+            ..PutMultipartOptions::default()
+        };
+        let upload_id = self
+            .client
+            .create_multipart_opts(&location, opts)
+            .await
+            .map_err(|e| self.error("start a multipart upload of", &key, e))?;
+        let mut parts = Vec::with_capacity(num_parts as usize);
+        for part_number in 1..=num_parts {
+            let opts = SignedUrlOptions::default()
+                .with_query([("partNumber", part_number.to_string()), ("uploadId", upload_id.clone())]);
+            let signed = self
+                .client
+                .signed_url_opts(Method::PUT, &location, PRESIGN_EXPIRY, &opts)
+                .await;
+            let url = match signed {
+                Ok(url) => url,
+                Err(e) => {
+                    // Nothing was handed out: the upload is useless.
+                    let _ = self.client.abort_multipart(&location, &upload_id).await;
+                    return Err(self.error("presign a part of", &key, e));
+                }
+            };
+            parts.push(PresignedPart {
+                part_number,
+                url: url.to_string(),
+                headers: Vec::new(),
+            });
+        }
+        Ok(MultipartUpload { upload_id, parts })
+    }
+
+    async fn multipart_complete(&self, path: &ArtifactPath, upload_id: &str, parts: &[CompletedPart]) -> Result<()> {
+        let key = self.key(path);
+        let location = self.location(&key)?;
+        let mut sorted: Vec<&CompletedPart> = parts.iter().collect();
+        sorted.sort_by_key(|p| p.part_number);
+        // object_store numbers parts by their position: they must be 1..=n.
+        if sorted.is_empty() || sorted.iter().enumerate().any(|(i, p)| p.part_number as usize != i + 1) {
+            return Err(Error::invalid_input(format!(
+                "the parts of the upload of s3://{}/{key} must be numbered 1 to n without gaps",
+                self.bucket
+            )));
+        }
+        let ids = sorted
+            .into_iter()
+            .map(|p| PartId {
+                content_id: p.etag.clone(),
+            })
+            .collect();
+        self.client
+            .complete_multipart(&location, &upload_id.to_owned(), ids)
+            .await
+            .map(drop)
+            .map_err(|e| self.error("complete the multipart upload of", &key, e))
+    }
+
+    async fn multipart_abort(&self, path: &ArtifactPath, upload_id: &str) -> Result<()> {
+        let key = self.key(path);
+        let location = self.location(&key)?;
+        match self.client.abort_multipart(&location, &upload_id.to_owned()).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.error("abort the multipart upload of", &key, e)),
+        }
+    }
+}
+
+impl Store for S3Store {
+    type Reader = S3Reader;
+    type Writer = S3Writer;
+
+    async fn stat(&self, path: &ArtifactPath) -> Result<FileInfo> {
+        self.shared.stat(path).await
+    }
+
+    async fn list(&self, path: &ArtifactPath, token: Option<&str>, page_size: usize) -> Result<ListPage> {
+        lister::list(&self.shared, path, token, page_size).await
+    }
+
+    async fn read(&self, path: &ArtifactPath, range: Option<ByteRange>) -> Result<S3Reader> {
+        reader::open(&self.shared, path, range).await
+    }
+
+    async fn write(&self, path: &ArtifactPath) -> Result<S3Writer> {
+        writer::open(self.shared.clone(), path)
+    }
+
+    async fn delete(&self, path: &ArtifactPath) -> Result<()> {
+        self.shared.delete(path).await
+    }
+
+    async fn multipart_create(&self, path: &ArtifactPath, num_parts: u32) -> Result<MultipartUpload> {
+        self.shared.multipart_create(path, num_parts).await
+    }
+
+    async fn multipart_complete(&self, path: &ArtifactPath, upload_id: &str, parts: &[CompletedPart]) -> Result<()> {
+        self.shared.multipart_complete(path, upload_id, parts).await
+    }
+
+    async fn multipart_abort(&self, path: &ArtifactPath, upload_id: &str) -> Result<()> {
+        self.shared.multipart_abort(path, upload_id).await
+    }
+}

@@ -1,0 +1,190 @@
+//! Streaming writes that publish atomically.
+//!
+//! Up to one part size is buffered; a file that fits is one `PUT` at
+//! `finish`. A larger one becomes a multipart upload whose parts are sent as
+//! they fill, at most [`MAX_IN_FLIGHT`] at a time (so memory stays at a few
+//! part sizes), and which only `finish` completes. `abort`, a failed part,
+//! or dropping the writer aborts the upload, so nothing partial is ever
+//! visible.
+
+use crate::store::Shared;
+use arca_core::{ArtifactPath, Chunk, Error, ErrorKind, Result, Writer};
+use bytes::Bytes;
+use object_store::path::Path;
+use object_store::{ObjectStore, PutMultipartOptions, PutOptions, PutPayload, WriteMultipart};
+use std::sync::Arc;
+
+/// How many parts may be uploading at once.
+const MAX_IN_FLIGHT: usize = 3;
+
+/// Writes one object.
+pub struct S3Writer {
+    shared: Arc<Shared>,
+    location: Path,
+    key: String,
+    state: State,
+}
+
+enum State {
+    /// Everything so far fits in one part.
+    Buffered { chunks: Vec<Bytes>, len: usize },
+    /// A multipart upload is under way.
+    Multipart(Box<WriteMultipart>),
+    /// Finished, aborted or failed.
+    Closed,
+}
+
+impl std::fmt::Debug for S3Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match &self.state {
+            State::Buffered { len, .. } => format!("buffered({len})"),
+            State::Multipart(_) => "multipart".to_owned(),
+            State::Closed => "closed".to_owned(),
+        };
+        f.debug_struct("S3Writer")
+            .field("bucket", &self.shared.bucket)
+            .field("key", &self.key)
+            .field("state", &state)
+            .finish()
+    }
+}
+
+/// Checks that `path` can be written; nothing is sent yet.
+pub(crate) fn open(shared: Arc<Shared>, path: &ArtifactPath) -> Result<S3Writer> {
+    if path.is_root() {
+        return Err(Error::new(
+            ErrorKind::IS_A_DIRECTORY,
+            "cannot write the store root: it is a directory",
+        ));
+    }
+    let key = shared.key(path);
+    let location = shared.location(&key)?;
+    Ok(S3Writer {
+        shared,
+        location,
+        key,
+        state: State::Buffered {
+            chunks: Vec::new(),
+            len: 0,
+        },
+    })
+}
+
+fn closed(bucket: &str, key: &str) -> Error {
+    Error::invalid_input(format!("the writer for s3://{bucket}/{key} is already closed"))
+}
+
+impl S3Writer {
+    fn fail(&self, action: &str, e: object_store::Error) -> Error {
+        self.shared.error(action, &self.key, e)
+    }
+
+    /// Starts the multipart upload and hands it what was buffered.
+    async fn start_multipart(&mut self, chunks: Vec<Bytes>) -> Result<()> {
+        let opts = PutMultipartOptions {
+            attributes: self.shared.attributes.clone(),
+            ..PutMultipartOptions::default()
+        };
+        let upload = self
+            .shared
+            .client
+            .put_multipart_opts(&self.location, opts)
+            .await
+            .map_err(|e| self.fail("start the upload of", e))?;
+        let mut upload = Box::new(WriteMultipart::new_with_chunk_size(upload, self.shared.part_size));
+        for c in chunks {
+            upload.put(c);
+        }
+        self.state = State::Multipart(upload);
+        self.wait().await
+    }
+
+    /// Waits until at most [`MAX_IN_FLIGHT`] parts are uploading; on a failed
+    /// part the upload is aborted.
+    async fn wait(&mut self) -> Result<()> {
+        let State::Multipart(upload) = &mut self.state else {
+            return Ok(());
+        };
+        if let Err(e) = upload.wait_for_capacity(MAX_IN_FLIGHT - 1).await {
+            if let State::Multipart(upload) = std::mem::replace(&mut self.state, State::Closed) {
+                // Why the abort fails no longer matters: the part's error is the news.
+                let _ = upload.abort().await;
+            }
+            return Err(self.fail("write", e));
+        }
+        Ok(())
+    }
+}
+
+impl Writer for S3Writer {
+    async fn write(&mut self, chunk: Chunk) -> Result<()> {
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        let bytes = Bytes::from_owner(chunk);
+        match &mut self.state {
+            State::Buffered { chunks, len } => {
+                *len += bytes.len();
+                chunks.push(bytes);
+                if *len > self.shared.part_size {
+                    let chunks = std::mem::take(chunks);
+                    self.state = State::Closed;
+                    self.start_multipart(chunks).await?;
+                }
+                Ok(())
+            }
+            State::Multipart(upload) => {
+                upload.put(bytes);
+                self.wait().await
+            }
+            State::Closed => Err(closed(&self.shared.bucket, &self.key)),
+        }
+    }
+
+    async fn finish(mut self) -> Result<()> {
+        match std::mem::replace(&mut self.state, State::Closed) {
+            State::Buffered { chunks, .. } => {
+                let opts = PutOptions {
+                    attributes: self.shared.attributes.clone(),
+                    ..PutOptions::default()
+                };
+                let payload: PutPayload = chunks.into_iter().collect();
+                self.shared
+                    .client
+                    .put_opts(&self.location, payload, opts)
+                    .await
+                    .map(drop)
+                    .map_err(|e| self.fail("write", e))
+            }
+            // `finish` aborts the upload itself when completing fails.
+            State::Multipart(upload) => upload
+                .finish()
+                .await
+                .map(drop)
+                .map_err(|e| self.fail("finish writing", e)),
+            State::Closed => Err(closed(&self.shared.bucket, &self.key)),
+        }
+    }
+
+    async fn abort(mut self) -> Result<()> {
+        if let State::Multipart(upload) = std::mem::replace(&mut self.state, State::Closed) {
+            upload.abort().await.map_err(|e| self.fail("abort the upload of", e))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for S3Writer {
+    /// Aborts an unfinished multipart upload. This may run on a thread with
+    /// no runtime and must not block, so the abort is spawned on the
+    /// plugin's runtime and nobody waits for it.
+    fn drop(&mut self) {
+        if let State::Multipart(upload) = std::mem::replace(&mut self.state, State::Closed)
+            && let Ok(rt) = crate::runtime()
+        {
+            drop(rt.spawn(async move {
+                let _ = upload.abort().await;
+            }));
+        }
+    }
+}
