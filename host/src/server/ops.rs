@@ -88,6 +88,12 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
     // The path only: queries carry signatures.
     let path = req.uri().path().to_owned();
     let route = route_of(&method, &path);
+    let request_bytes = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
     metrics.requests[route].fetch_add(1, Relaxed);
     metrics.in_flight.fetch_add(1, Relaxed);
     let (parts, body) = req.into_parts();
@@ -107,6 +113,7 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
         path = %path,
         route = ROUTES[route],
         status = status.as_u16(),
+        request_bytes = %request_bytes,
         response_bytes = resp.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).unwrap_or("-"),
         duration_ms = start.elapsed().as_secs_f64() * 1000.0,
         "request"
