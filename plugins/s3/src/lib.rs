@@ -54,6 +54,9 @@ mod reader;
 mod store;
 mod writer;
 
+#[cfg(test)]
+mod tests;
+
 pub use config::S3Config;
 pub use reader::S3Reader;
 pub use store::S3Store;

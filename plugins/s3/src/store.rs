@@ -123,8 +123,16 @@ impl Shared {
             Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => {
                 let e = self.error("stat", &key, e);
-                if e.kind != ErrorKind::NOT_FOUND {
-                    return Err(e);
+                match e.kind {
+                    ErrorKind::NOT_FOUND => {}
+                    // A HEAD response has no body, so a wrong secret and a
+                    // denied key are both a bare 403; the listing below
+                    // says which (its body carries the error code).
+                    ErrorKind::PERMISSION_DENIED => {
+                        self.any_under(&format!("{key}/")).await?;
+                        return Err(e);
+                    }
+                    _ => return Err(e),
                 }
             }
         }
