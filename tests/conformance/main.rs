@@ -6,7 +6,9 @@
 //! plugin's declared capabilities, never skipped by hand.
 //!
 //! URIs: `ARCA_CONFORMANCE_URIS` (comma-separated), default a temporary
-//! `file://` directory and `memory://conformance`. The manifest is
+//! `file://` directory and `memory://conformance`, followed by
+//! `ARCA_CONFORMANCE_EXTRA_URIS` (how `cargo xtask test` adds servers such as
+//! `s3://`). The manifest is
 //! `ARCA_PLUGINS` or the one `cargo xtask build` writes.
 
 mod cases;
@@ -66,14 +68,19 @@ pub fn e2s(e: arca_core::Error) -> String {
 }
 
 fn store_uris(tmp: &std::path::Path) -> Vec<String> {
-    match std::env::var("ARCA_CONFORMANCE_URIS") {
-        Ok(v) if !v.trim().is_empty() => v
-            .split(',')
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect(),
-        _ => vec![format!("file://{}", tmp.display()), "memory://conformance".to_owned()],
-    }
+    let list = |var: &str| -> Option<Vec<String>> {
+        let v = std::env::var(var).ok().filter(|v| !v.trim().is_empty())?;
+        Some(
+            v.split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        )
+    };
+    let mut uris = list("ARCA_CONFORMANCE_URIS")
+        .unwrap_or_else(|| vec![format!("file://{}", tmp.display()), "memory://conformance".to_owned()]);
+    uris.extend(list("ARCA_CONFORMANCE_EXTRA_URIS").unwrap_or_default());
+    uris
 }
 
 fn join_uri(base: &str, name: &str) -> String {

@@ -13,6 +13,7 @@ mod plugins;
 mod project;
 mod python;
 mod run;
+mod servers;
 mod test;
 mod tidy;
 

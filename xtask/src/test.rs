@@ -1,7 +1,9 @@
 //! `cargo xtask test`: everything CI checks, in order:
 //!
 //! 1. `cargo xtask build` (debug) and the loader fixtures (`tests/fixtures/*`);
-//! 2. `cargo test --workspace --no-fail-fast`, told where the manifest, fixtures and `arca` are;
+//! 2. `cargo test --workspace --no-fail-fast`, told where the manifest, fixtures and `arca` are,
+//!    with a fresh radosgw (`servers::ceph`) for the conformance suite's `s3://` run when Ceph
+//!    is installed (required when `CI` is set);
 //! 3. each standalone example's own tests;
 //! 4. the Python suite (`tests/python`: the real `mlflow` client and server
 //!    against `arca serve`), in a venv under the target directory; `--no-python`
@@ -15,6 +17,7 @@ use crate::args::Args;
 use crate::plugins;
 use crate::project::{self, Profile, Result};
 use crate::python;
+use crate::servers::ceph::{self, Ceph};
 use crate::tidy;
 
 pub fn run(args: &[String]) -> Result {
@@ -43,13 +46,28 @@ pub fn run(args: &[String]) -> Result {
         }
     };
 
-    step(project::run(
-        project::cargo()
-            .args(["test", "--workspace", "--no-fail-fast"])
+    {
+        let mut cmd = project::cargo();
+        cmd.args(["test", "--workspace", "--no-fail-fast"])
             .env("ARCA_PLUGINS", &manifest)
             .env("ARCA_FIXTURES_DIR", &out)
-            .env("ARCA_BIN", &arca),
-    ));
+            .env("ARCA_BIN", &arca);
+        // The S3 server lives while `cargo test` runs, and is stopped (by
+        // its guard) before the next step.
+        match start_s3() {
+            Ok(Some(ceph)) => {
+                cmd.env(
+                    "ARCA_CONFORMANCE_EXTRA_URIS",
+                    format!("s3://{}/conformance", ceph::BUCKET),
+                );
+                cmd.envs(ceph.env());
+                step(project::run(&mut cmd));
+                drop(ceph);
+            }
+            Ok(None) => step(project::run(&mut cmd)),
+            Err(e) => step(Err(e)),
+        }
+    }
     match plugins::example_manifests(&plugins::all()) {
         Ok(examples) => {
             for example in examples {
@@ -73,6 +91,29 @@ pub fn run(args: &[String]) -> Result {
         0 => Ok(()),
         n => Err(format!("{n} step(s) failed:\n  {}", failed.join("\n  "))),
     }
+}
+
+/// Starts radosgw for the conformance suite's `s3://` run when Ceph is
+/// installed. Without it, CI (`CI` set) fails, since the S3 plugin would go
+/// untested; a local run only warns.
+fn start_s3() -> Result<Option<Ceph>> {
+    if ceph::available() {
+        return Ceph::start()
+            .map(Some)
+            .map_err(|e| format!("cannot start radosgw for the s3 tests: {e}"));
+    }
+    let missing = ceph::PROGRAMS.join(", ");
+    if std::env::var_os("CI").is_some() {
+        return Err(format!(
+            "CI is set but Ceph is not installed (need {missing}): the s3 plugin cannot be tested; \
+             install the Debian packages radosgw ceph-mon ceph-osd (.ci/run does)"
+        ));
+    }
+    eprintln!(
+        "warning: Ceph is not installed (need {missing}), so the s3 plugin was not tested; \
+         `apt-get install radosgw ceph-mon ceph-osd` to test it"
+    );
+    Ok(None)
 }
 
 /// The packages under `tests/fixtures/*/Cargo.toml`, so a new fixture needs no
