@@ -5,14 +5,43 @@
 //! cannot express, such as wrong credentials).
 
 use crate::{S3Config, S3Store};
-use arca_core::{ArtifactPath, Config, ErrorKind, Reader, Result, Store};
+use arca_core::{ArtifactPath, ByteRange, CompletedPart, Config, ErrorKind, FfiBuf, Reader, Result, Store, Writer};
 
-/// The `s3://bucket/prefix` of the test server, if one is running.
-fn server_uri() -> Option<String> {
+/// A fresh `s3://bucket/prefix` on the test server for the test `name`, if
+/// a server is running.
+fn server_uri(name: &str) -> Option<String> {
     std::env::var("MLFLOW_S3_ENDPOINT_URL").ok()?;
     let extra = std::env::var("ARCA_CONFORMANCE_EXTRA_URIS").ok()?;
     let uri = extra.split(',').map(str::trim).find(|u| u.starts_with("s3://"))?;
-    Some(format!("{}/unit", uri.trim_end_matches('/')))
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    Some(format!("{}/unit-{name}-{nanos}", uri.trim_end_matches('/')))
+}
+
+fn p(s: &str) -> ArtifactPath {
+    match ArtifactPath::parse(s) {
+        Ok(p) => p,
+        Err(e) => panic!("bad path {s}: {e}"),
+    }
+}
+
+fn ok<T>(r: Result<T>) -> T {
+    r.unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+async fn read_all(store: &S3Store, path: &str, range: Option<ByteRange>) -> Result<Vec<u8>> {
+    let mut r = store.read(&p(path), range).await?;
+    let mut out = Vec::new();
+    while let Some(c) = r.next_chunk().await? {
+        assert!(c.len() <= arca_core::CHUNK_SIZE, "chunk of {} bytes", c.len());
+        out.extend_from_slice(c.as_bytes());
+    }
+    Ok(out)
+}
+
+fn content(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 % 251) as u8).collect()
 }
 
 fn block_on<T>(f: impl Future<Output = T>) -> T {
@@ -28,7 +57,7 @@ fn open(uri: &str, pairs: &[(&str, &str)]) -> Result<S3Store> {
 
 #[test]
 fn a_wrong_secret_is_unauthenticated() {
-    let Some(uri) = server_uri() else {
+    let Some(uri) = server_uri("secret") else {
         eprintln!("no s3 test server (run `cargo xtask test`); skipped");
         return;
     };
@@ -64,7 +93,7 @@ fn a_wrong_secret_is_unauthenticated() {
 
 #[test]
 fn a_missing_bucket_is_not_found_and_roundtrip_works() {
-    let Some(uri) = server_uri() else {
+    let Some(uri) = server_uri("roundtrip") else {
         eprintln!("no s3 test server (run `cargo xtask test`); skipped");
         return;
     };
@@ -75,7 +104,6 @@ fn a_missing_bucket_is_not_found_and_roundtrip_works() {
         panic!("bad path");
     };
     block_on(async {
-        use arca_core::{FfiBuf, Writer};
         let mut w = store.write(&path).await.unwrap_or_else(|e| panic!("{e:?}"));
         w.write(FfiBuf::from_vec(b"hello".to_vec()))
             .await
@@ -97,5 +125,199 @@ fn a_missing_bucket_is_not_found_and_roundtrip_works() {
     block_on(async {
         let e = missing.read(&path, None).await.err();
         assert_eq!(e.as_ref().map(|e| e.kind), Some(ErrorKind::NOT_FOUND), "{e:?}");
+    });
+}
+
+#[test]
+fn large_writes_are_multipart_and_invisible_until_finished() {
+    let Some(uri) = server_uri("multipart") else {
+        eprintln!("no s3 test server (run `cargo xtask test`); skipped");
+        return;
+    };
+    let store = ok(open(&uri, &[("multipart_chunk_size", "5242880")]));
+    let data = content(12 << 20);
+    block_on(async {
+        // Three parts (5 + 5 + 2 MiB), written in uneven pieces.
+        let mut w = ok(store.write(&p("big.bin")).await);
+        for piece in data.chunks(700_001) {
+            ok(w.write(FfiBuf::from_vec(piece.to_vec())).await);
+        }
+        assert_eq!(
+            store.stat(&p("big.bin")).await.err().map(|e| e.kind),
+            Some(ErrorKind::NOT_FOUND)
+        );
+        ok(w.finish().await);
+        assert!(
+            ok(read_all(&store, "big.bin", None).await) == data,
+            "multipart content differs"
+        );
+        let range = Some(ByteRange {
+            start: (5 << 20) - 3,
+            end: Some((5 << 20) + 3),
+        });
+        assert_eq!(
+            ok(read_all(&store, "big.bin", range).await),
+            data[(5 << 20) - 3..(5 << 20) + 3]
+        );
+
+        // Aborted and dropped multipart writes leave nothing.
+        let mut w = ok(store.write(&p("aborted.bin")).await);
+        ok(w.write(FfiBuf::from_vec(data.clone())).await);
+        ok(w.abort().await);
+        let mut w = ok(store.write(&p("dropped.bin")).await);
+        ok(w.write(FfiBuf::from_vec(data.clone())).await);
+        drop(w);
+        let names: Vec<String> = ok(store.list(&ArtifactPath::root(), None, 100).await)
+            .entries
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
+        assert_eq!(names, ["big.bin"]);
+        ok(store.delete(&ArtifactPath::root()).await);
+    });
+}
+
+#[test]
+fn empty_objects_and_empty_ranges() {
+    let Some(uri) = server_uri("empty") else {
+        eprintln!("no s3 test server (run `cargo xtask test`); skipped");
+        return;
+    };
+    let store = ok(open(&uri, &[]));
+    block_on(async {
+        ok(ok(store.write(&p("empty")).await).finish().await);
+        let w = ok(store.write(&p("five")).await);
+        let mut w = w;
+        ok(w.write(FfiBuf::from_vec(b"12345".to_vec())).await);
+        ok(w.finish().await);
+        let r = |start, end| Some(ByteRange { start, end });
+        assert_eq!(ok(read_all(&store, "empty", r(0, None)).await), b"");
+        assert_eq!(ok(read_all(&store, "empty", r(0, Some(10))).await), b"");
+        assert_eq!(ok(read_all(&store, "five", r(2, Some(2))).await), b"");
+        assert_eq!(ok(read_all(&store, "five", r(3, Some(100))).await), b"45");
+        for (start, end) in [(5, None), (6, Some(7)), (5, Some(5)), (1, None)] {
+            let got = read_all(&store, "five", r(start, end)).await.err().map(|e| e.kind);
+            let want = if start == 1 {
+                None
+            } else {
+                Some(ErrorKind::RANGE_NOT_SATISFIABLE)
+            };
+            assert_eq!(got, want, "{start}..{end:?}");
+        }
+        let e = read_all(&store, "empty", r(1, None)).await.err().map(|e| e.kind);
+        assert_eq!(e, Some(ErrorKind::RANGE_NOT_SATISFIABLE));
+        ok(store.delete(&ArtifactPath::root()).await);
+    });
+}
+
+/// PUTs `body` to a presigned URL with curl and returns the ETag.
+fn curl_put(url: &str, body: &[u8]) -> String {
+    let dir = std::env::temp_dir().join(format!("arca-s3-part-{}", std::process::id()));
+    let _ = std::fs::write(&dir, body);
+    let out = std::process::Command::new("curl")
+        .args([
+            "--silent",
+            "--show-error",
+            "--fail",
+            "--max-time",
+            "30",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "-T",
+        ])
+        .arg(&dir)
+        .arg(url)
+        .output();
+    let _ = std::fs::remove_file(&dir);
+    let out = match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
+        other => panic!("curl PUT failed: {other:?}"),
+    };
+    out.lines()
+        .find_map(|l| l.strip_prefix("ETag: ").or_else(|| l.strip_prefix("etag: ")))
+        .map(|e| e.trim().to_owned())
+        .unwrap_or_else(|| panic!("no ETag in {out}"))
+}
+
+#[test]
+fn presigned_parts_upload_and_complete() {
+    let Some(uri) = server_uri("presigned") else {
+        eprintln!("no s3 test server (run `cargo xtask test`); skipped");
+        return;
+    };
+    let store = ok(open(&uri, &[]));
+    let part1 = content(5 << 20);
+    let part2 = b"tail".to_vec();
+    block_on(async {
+        let up = ok(store.multipart_create(&p("mpu/file.bin"), 2).await);
+        assert_eq!(up.parts.len(), 2);
+        let mut done = Vec::new();
+        // Uploaded out of order, as parallel clients do.
+        for (part, body) in up.parts.iter().zip([&part1, &part2]).rev() {
+            done.push(CompletedPart {
+                part_number: part.part_number,
+                etag: curl_put(&part.url, body),
+                url: part.url.clone(),
+            });
+        }
+        assert_eq!(
+            store.stat(&p("mpu/file.bin")).await.err().map(|e| e.kind),
+            Some(ErrorKind::NOT_FOUND)
+        );
+        ok(store.multipart_complete(&p("mpu/file.bin"), &up.upload_id, &done).await);
+        let got = ok(read_all(&store, "mpu/file.bin", None).await);
+        assert!(got.len() == part1.len() + 4 && got.ends_with(b"tail") && got.starts_with(&part1[..100]));
+        // A tampered URL is refused by the server.
+        let up = ok(store.multipart_create(&p("mpu/other.bin"), 1).await);
+        let tampered = up.parts[0].url.replace("partNumber=1", "partNumber=2");
+        let status = std::process::Command::new("curl")
+            .args([
+                "--silent",
+                "--fail",
+                "--max-time",
+                "30",
+                "-o",
+                "/dev/null",
+                "-X",
+                "PUT",
+                "--data-binary",
+                "x",
+            ])
+            .arg(&tampered)
+            .status();
+        assert!(
+            status.is_ok_and(|s| !s.success()),
+            "a tampered presigned URL was accepted"
+        );
+        ok(store.multipart_abort(&p("mpu/other.bin"), &up.upload_id).await);
+        ok(store.delete(&ArtifactPath::root()).await);
+    });
+}
+
+#[test]
+fn sse_kms_and_attributes_are_sent() {
+    let Some(uri) = server_uri("sse") else {
+        eprintln!("no s3 test server (run `cargo xtask test`); skipped");
+        return;
+    };
+    // `testkey-1` is the key the xtask radosgw's `testing` KMS backend knows.
+    let extra = r#"{"ServerSideEncryption":"aws:kms","SSEKMSKeyId":"testkey-1","ContentType":"text/plain","Metadata":{"run":"42"}}"#;
+    let store = ok(open(&uri, &[("upload_extra_args", extra)]));
+    block_on(async {
+        let mut w = ok(store.write(&p("secret.txt")).await);
+        ok(w.write(FfiBuf::from_vec(b"encrypted at rest".to_vec())).await);
+        ok(w.finish().await);
+        assert_eq!(ok(read_all(&store, "secret.txt", None).await), b"encrypted at rest");
+        ok(store.delete(&ArtifactPath::root()).await);
+    });
+    // An unknown key id is refused by the server, and the error says why.
+    let bad = r#"{"ServerSideEncryption":"aws:kms","SSEKMSKeyId":"no-such-key"}"#;
+    let store = ok(open(&uri, &[("upload_extra_args", bad)]));
+    block_on(async {
+        let mut w = ok(store.write(&p("x.txt")).await);
+        ok(w.write(FfiBuf::from_vec(b"x".to_vec())).await);
+        assert!(w.finish().await.is_err(), "an unknown kms key id was accepted");
     });
 }
