@@ -65,7 +65,11 @@ pub fn run(args: &[String]) -> Result {
                 drop(ceph);
             }
             Ok(None) => step(project::run(&mut cmd)),
-            Err(e) => step(Err(e)),
+            // Everything but S3 can still be tested: report both.
+            Err(e) => {
+                step(Err(e));
+                step(project::run(&mut cmd));
+            }
         }
     }
     match plugins::example_manifests(&plugins::all()) {
