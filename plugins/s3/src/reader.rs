@@ -160,7 +160,10 @@ impl Reader for S3Reader {
         let mut gathered: Option<BytesMut> = None;
         loop {
             // A chunk never grows past CHUNK_SIZE.
-            let limit = arca_core::CHUNK_SIZE - gathered.as_ref().map_or(0, BytesMut::len);
+            let limit = arca_core::CHUNK_SIZE.saturating_sub(gathered.as_ref().map_or(0, BytesMut::len));
+            if limit == 0 {
+                break;
+            }
             let piece = match self.next_piece(limit).await? {
                 Some(p) if p.is_empty() => continue,
                 Some(p) => p,
