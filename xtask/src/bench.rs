@@ -1,8 +1,12 @@
-//! `cargo xtask bench [--runs N]`: `arca cp` against `cp`, measured side by
-//! side in one run, on a release build, through the real plugin loader.
+//! `cargo xtask bench [local|server|all] [--runs N]`: Arca measured side by
+//! side with what it replaces, in one run, on a release build, through the
+//! real plugin loader. Each benchmark writes its own part of `BENCHMARKS.md`
+//! and keeps the others ([`document`]).
 //!
-//! 1. `cargo xtask build --release`, and the `stat-overhead` program of the
-//!    tests crate;
+//! `local` (the default): `arca cp` against `cp`.
+//!
+//! 1. `cargo xtask build --release`, and the `stat-overhead` and `http-load`
+//!    programs of the tests crate;
 //! 2. in `<target>/bench-work/` (wiped before and after): a 1 GiB file and
 //!    10,000 files of 4 KiB in 100 directories, pseudo-random ([`data`]);
 //! 3. each contender `N` times (default 3), round-robin, `sync` before each
@@ -10,31 +14,53 @@
 //! 4. the tables are printed and written to `BENCHMARKS.md` ([`report`]),
 //!    each figure beside the target the issue set and whether it was met.
 //!
-//! Every command is bounded ([`proc::LIMIT`]) and runs under GNU time for its
-//! peak RSS.
+//! `server`: `arca serve` against `mlflow server --artifacts-only` and nginx,
+//! in `<target>/bench-work/server/` ([`serve`], [`contenders`],
+//! [`servers`], [`serve_report`], [`serve_notes`]).
+//!
+//! `all`: both, local first.
+//!
+//! Every command is bounded ([`proc::LIMIT`]); the copies run under GNU time
+//! for their peak RSS.
 //!
 //! On ext4 without a journal, leave five minutes between two runs: the wipe
 //! at the end of one deletes some 150,000 inodes, and until the filesystem
 //! stops treating them as recently deleted, every file the next run creates
 //! nearby pays for skipping them (see [`measure`]).
 
+mod contenders;
 mod copy;
 mod data;
+mod document;
 mod measure;
 mod proc;
+mod procfs;
 mod report;
+mod serve;
+mod serve_notes;
+mod serve_report;
+mod servers;
 mod stat;
 
 use crate::args::Args;
 use crate::plugins;
 use crate::project::{self, Profile, Result};
+use document::Document;
 use proc::Output;
-use report::{Document, Machine};
+use report::Machine;
 use std::path::{Path, PathBuf};
 
 const DEFAULT_RUNS: usize = 3;
-/// Tools the benchmarks run, beside GNU time.
-const TOOLS: &[&str] = &["cp", "sync", "uname", "kill", "rustc"];
+/// Tools every benchmark runs, beside GNU time.
+const TOOLS: &[&str] = &["sync", "uname", "kill", "rustc"];
+/// Tools the local benchmark runs.
+const LOCAL_TOOLS: &[&str] = &["cp"];
+/// Tools the server benchmark runs (nginx is looked for apart).
+const SERVER_TOOLS: &[(&str, &str)] = &[
+    ("curl", "apt-get install curl"),
+    ("setpriv", "it comes with util-linux"),
+    ("sh", "a POSIX shell is needed"),
+];
 
 /// What every part of the benchmark needs to know.
 #[derive(Debug)]
@@ -74,7 +100,17 @@ impl Ctx {
 }
 
 pub fn run(args: &[String]) -> Result {
-    let mut args = Args::new(args);
+    let (name, rest) = match args.split_first() {
+        Some((first, rest)) if !first.starts_with('-') => (first.as_str(), rest),
+        _ => ("local", args),
+    };
+    let (local, server) = match name {
+        "local" => (true, false),
+        "server" => (false, true),
+        "all" => (true, true),
+        other => return Err(format!("unknown benchmark `{other}`; use `local`, `server` or `all`")),
+    };
+    let mut args = Args::new(rest);
     let runs = match args.value("--runs")? {
         None => DEFAULT_RUNS,
         Some(v) => match v.parse::<usize>() {
@@ -83,12 +119,13 @@ pub fn run(args: &[String]) -> Result {
         },
     };
     args.finish()?;
-    check_tools()?;
+    check_tools(local, server)?;
 
     let manifest = crate::build::build(Profile::Release)?;
     let mut cmd = project::cargo();
-    cmd.args(["build", "--release", "-p", "arca-tests", "--bin", "stat-overhead"]);
-    eprintln!("$ cargo build --release -p arca-tests --bin stat-overhead");
+    cmd.args(["build", "--release", "-p", "arca-tests"]);
+    cmd.args(["--bin", "stat-overhead", "--bin", "http-load"]);
+    eprintln!("$ cargo build --release -p arca-tests --bin stat-overhead --bin http-load");
     proc::run(&mut cmd, &Output::Inherit)?;
 
     let target = project::target_dir();
@@ -103,58 +140,101 @@ pub fn run(args: &[String]) -> Result {
         work: work.dir.clone(),
         target,
     };
-    for dir in [&ctx.logs, &ctx.work.join("store")] {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
+    std::fs::create_dir_all(&ctx.logs).map_err(|e| format!("cannot create {}: {e}", ctx.logs.display()))?;
     project::write(&ctx.nofsync, &nofsync_manifest(&ctx.release)?)?;
-    eprintln!("bench: writing 1 GiB and 10,000 × 4 KiB to {}", ctx.work.display());
-    data::big_file(&ctx.work.join(copy::BIG), data::BIG_BYTES)?;
-    data::small_tree(&ctx.work.join(copy::SMALL))?;
-    proc::sync(&ctx.logs)?;
     let machine = Machine::probe(&ctx.work, &ctx.logs)?;
-
-    let big = copy::big(&ctx)?;
-    let small = copy::small(&ctx)?;
-    let stat = stat::measure(&ctx)?;
-    let sections = [
-        copy::big_section(&ctx, &big),
-        copy::small_section(&ctx, &small),
-        stat::section(&ctx, &stat),
-        copy::rss_section(&big),
-    ];
-    let doc = Document {
-        machine: &machine,
-        date: report::utc_now(),
-        command: match runs {
-            DEFAULT_RUNS => "cargo xtask bench".to_owned(),
-            n => format!("cargo xtask bench --runs {n}"),
-        },
-        runs,
-        sections: &sections,
-        notes: copy::notes(&big, &small, &stat),
-    };
-    println!();
-    for s in &sections {
-        println!("{}", s.text());
+    if local {
+        local_bench(&ctx, &machine)?;
     }
-    let path = project::root().join("BENCHMARKS.md");
-    project::write(&path, &doc.markdown())?;
-    println!("wrote {}", project::display(&path));
+    if server {
+        serve::run(&ctx, &machine)?;
+    }
     drop(work);
     Ok(())
 }
 
-fn check_tools() -> Result {
+/// The local benchmark: `arca cp` against `cp`, and the plugin boundary's cost.
+fn local_bench(ctx: &Ctx, machine: &Machine) -> Result {
+    let store = ctx.work.join("store");
+    std::fs::create_dir_all(&store).map_err(|e| format!("cannot create {}: {e}", store.display()))?;
+    eprintln!("bench: writing 1 GiB and 10,000 × 4 KiB to {}", ctx.work.display());
+    data::big_file(&ctx.work.join(copy::BIG), data::BIG_BYTES)?;
+    data::small_tree(&ctx.work.join(copy::SMALL))?;
+    proc::sync(&ctx.logs)?;
+
+    let big = copy::big(ctx)?;
+    let small = copy::small(ctx)?;
+    let stat = stat::measure(ctx)?;
+    let doc = Document {
+        name: "local",
+        title: "`arca cp` against `cp`",
+        intro: local_intro(ctx.runs),
+        command: match ctx.runs {
+            DEFAULT_RUNS => "cargo xtask bench local".to_owned(),
+            n => format!("cargo xtask bench local --runs {n}"),
+        },
+        date: report::utc_now(),
+        machine,
+        software: Vec::new(),
+        sections: vec![
+            copy::big_section(ctx, &big),
+            copy::small_section(ctx, &small),
+            stat::section(ctx, &stat),
+            copy::rss_section(&big),
+        ],
+        notes: copy::notes(&big, &small, &stat),
+    };
+    println!();
+    for s in &doc.sections {
+        println!("{}", s.text());
+    }
+    let path = doc.write()?;
+    println!("wrote the local part of {}", project::display(&path));
+    Ok(())
+}
+
+fn local_intro(runs: usize) -> String {
+    let each = match runs {
+        1 => "Each figure comes from a single run".to_owned(),
+        n => format!("Each figure is the median of {n} runs"),
+    };
+    format!(
+        "\
+Arca's `arca cp` against `cp`, measured side by side in one run, on a release build, through the real
+plugin loader (`arca` loads the local plugin from `plugins.toml` like any user's install).
+
+**How.** {each}. The contenders of a section take turns (run 1 of each,
+then run 2 of each, …), so a noisy minute on the machine hurts all of them alike. Before every timed run
+the previous destination is removed and `sync` is run, outside the timing, so no run pays for another's
+writeback; a destination directory is moved aside into `$WORK/trash` rather than deleted, because on
+ext4 without a journal, inodes deleted in the last minutes are skipped one by one by the allocator: deleting
+10,000 files before a run made every file creation in the next one several times slower. Every command
+runs under GNU time (`/usr/bin/time -f %M`), which also gives the peak RSS.
+The input is deterministic pseudo-random data, written just before the runs (nothing is done to keep it
+in or evict it from the page cache). `$WORK` is `<target>/bench-work` (same disk as the repository,
+wiped before and after); `$TARGET` is the cargo target directory."
+    )
+}
+
+/// Fails early, before the build, on a missing tool.
+fn check_tools(local: bool, server: bool) -> Result {
     if !Path::new(measure::GNU_TIME).is_file() {
         return Err(format!(
             "GNU time is needed for peak RSS but {} is missing; install it (`apt-get install time`)",
             measure::GNU_TIME
         ));
     }
-    match TOOLS.iter().find(|t| proc::find(t).is_none()) {
-        Some(t) => Err(format!("`{t}` is not on PATH; the benchmarks need it")),
-        None => Ok(()),
+    let local_tools = if local { LOCAL_TOOLS } else { &[] };
+    if let Some(t) = TOOLS.iter().chain(local_tools).find(|t| proc::find(t).is_none()) {
+        return Err(format!("`{t}` is not on PATH; the benchmarks need it"));
     }
+    if server {
+        for (tool, hint) in SERVER_TOOLS {
+            servers::require(tool, &format!("the server benchmark needs it ({hint})"))?;
+        }
+        contenders::nginx_program()?;
+    }
+    Ok(())
 }
 
 /// The benchmark directory: wiped when created and when dropped, so an

@@ -64,7 +64,8 @@ Tasks:
                             tests/python too, from a venv in <target>/py-venv, unless --no-python),
                             then tidy
   tidy                      check file lengths, crate manifests, machine paths and required docs
-  bench [--runs N]          run the benchmarks (release build) and write BENCHMARKS.md
+  bench [local|server|all] [--runs N]
+                            run the benchmarks (release build) and write their part of BENCHMARKS.md
   help                      show this text
 
 Plugins: {}

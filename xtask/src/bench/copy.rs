@@ -301,7 +301,7 @@ fn noise(sections: &[&Measured]) -> String {
     }
     format!(
         "\n\nThe machine was noisy during this run: some contenders' slowest run took over {NOISY}× their fastest \
-         ({}). A median of {runs} runs only partly absorbs that; `cargo xtask bench --runs 7` gives firmer \
+         ({}). A median of {runs} runs only partly absorbs that; `cargo xtask bench local --runs 7` gives firmer \
          figures.",
         noisy.join("; ")
     )

@@ -67,6 +67,19 @@ pub fn small_tree(root: &Path) -> Result {
     Ok(())
 }
 
+/// `count` files of `size` bytes directly in `dir`: `e00000.bin` … (a
+/// directory to list).
+pub fn flat_dir(dir: &Path, count: usize, size: usize) -> Result {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let mut buf = vec![0u8; size];
+    Rng::new(3).fill(&mut buf);
+    for i in 0..count {
+        let path = dir.join(format!("e{i:05}.bin"));
+        std::fs::write(&path, &buf).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

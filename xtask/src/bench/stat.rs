@@ -63,7 +63,7 @@ pub fn measure(ctx: &Ctx) -> Result<StatRuns> {
 }
 
 /// The number after `"key":` in a flat JSON object of numbers.
-fn number(json: &str, key: &str) -> Option<f64> {
+pub fn number(json: &str, key: &str) -> Option<f64> {
     let at = json.find(&format!("\"{key}\":"))? + key.len() + 3;
     let rest = &json[at..];
     let end = rest.find([',', '}']).unwrap_or(rest.len());
