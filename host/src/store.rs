@@ -13,8 +13,10 @@ use bytes::Bytes;
 use std::future::Future;
 use std::sync::Arc;
 
-/// The page size used when a whole listing is wanted.
-pub const LIST_PAGE_SIZE: u32 = 1000;
+/// The page size used when a whole listing is wanted: large, since a
+/// listing is wanted whole anyway, and a plugin that must re-read a
+/// directory per page (local disk) then reads it once.
+pub const LIST_PAGE_SIZE: u32 = 100_000;
 
 pub(crate) async fn await_op<T>(op: FfiOp<T>) -> Result<T> {
     match op.await {

@@ -67,9 +67,7 @@ pub async fn ls(reg: &Registry, a: &LsArgs) -> CliResult {
     };
     let mut out = std::io::stdout().lock();
     if a.json {
-        let files: Vec<_> = entries.iter().map(arca_host::server::list_entry).collect();
-        let v = serde_json::json!({ "files": files });
-        writeln!(out, "{}", serde_json::to_string_pretty(&v).unwrap_or_default()).map_err(out_err)?;
+        writeln!(out, "{}", arca_host::server::list_json(&entries)).map_err(out_err)?;
         return Ok(());
     }
     for e in &entries {

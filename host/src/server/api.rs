@@ -93,16 +93,35 @@ pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
     r
 }
 
-/// One entry of MLflow's list response: `path`, `is_dir`, and `file_size`
-/// only for non-empty files (MLflow's `message_to_json` drops zero fields).
-pub fn list_entry(e: &arca_core::FileInfo) -> serde_json::Value {
-    let mut m = serde_json::Map::new();
-    m.insert("path".into(), e.path.clone().into());
-    m.insert("is_dir".into(), e.is_dir.into());
-    if !e.is_dir && e.size > 0 {
-        m.insert("file_size".into(), e.size.into());
+#[derive(serde::Serialize)]
+struct ListEntry<'a> {
+    path: &'a str,
+    is_dir: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file_size: Option<u64>,
+}
+
+#[derive(serde::Serialize)]
+struct ListBody<'a> {
+    files: Vec<ListEntry<'a>>,
+}
+
+/// MLflow's list response for `entries`, pretty-printed as its
+/// `message_to_json` does: `path`, `is_dir`, and `file_size` only for
+/// non-empty files (zero fields are dropped); `{}` when there is nothing.
+pub fn list_json(entries: &[arca_core::FileInfo]) -> String {
+    if entries.is_empty() {
+        return "{}".to_owned();
     }
-    serde_json::Value::Object(m)
+    let files = entries
+        .iter()
+        .map(|e| ListEntry {
+            path: &e.path,
+            is_dir: e.is_dir,
+            file_size: (!e.is_dir && e.size > 0).then_some(e.size),
+        })
+        .collect();
+    serde_json::to_string_pretty(&ListBody { files }).unwrap_or_else(|_| "{}".to_owned())
 }
 
 /// `{}` with 200: MLflow's answer to a delete, an abort, an empty listing.

@@ -2,7 +2,7 @@
 //! streaming both ways through the destination store.
 
 use super::AppState;
-use super::api::{ApiError, empty_json, json_response, parse_path};
+use super::api::{ApiError, empty_json, parse_path};
 use super::mime::{content_disposition, mime_type};
 use super::range::{self, RangeAsk};
 use arca_core::{ArtifactPath, ByteRange, CHUNK_SIZE, ErrorKind};
@@ -144,11 +144,10 @@ pub async fn list(app: &AppState, raw: Option<String>) -> Result<Response, ApiEr
     if path.is_root() {
         entries.retain(|e| e.path != super::staged::STAGING);
     }
-    if entries.is_empty() {
-        return Ok(empty_json());
-    }
-    let files: Vec<serde_json::Value> = entries.iter().map(super::api::list_entry).collect();
-    Ok(json_response(StatusCode::OK, &serde_json::json!({ "files": files })))
+    let mut resp = (StatusCode::OK, super::api::list_json(&entries)).into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(resp)
 }
 
 /// `DELETE …/artifacts/<path>`: recursive and idempotent.

@@ -17,7 +17,7 @@ mod range;
 mod signing;
 mod staged;
 
-pub use api::list_entry;
+pub use api::list_json;
 pub use auth::{hash_password, hash_token};
 pub use info::MLFLOW_API_VERSION;
 
