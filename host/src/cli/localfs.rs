@@ -109,26 +109,43 @@ fn temp_name(target: &Path) -> PathBuf {
     target.with_file_name(format!(".arca-tmp-{name}-{}-{nanos:x}-{n}", std::process::id()))
 }
 
-/// Checks that `target` is not a directory, creates its parent directories
-/// and returns the temp file name to write to.
-fn prepare(target: &Path) -> Result<PathBuf> {
-    if target.is_dir() {
-        return Err(Error::new(
-            ErrorKind::IS_A_DIRECTORY,
-            format!("cannot write {}: is a directory", target.display()),
-        ));
+/// Creates the temp file beside `target`. The parent directories are made
+/// only when the first attempt finds them missing: in a recursive download
+/// most files land in a directory that already exists, and checking first
+/// would cost a system call per file.
+fn create_temp(target: &Path) -> Result<(File, PathBuf)> {
+    let tmp = temp_name(target);
+    match File::create(&tmp) {
+        Ok(f) => return Ok((f, tmp)),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_error("create", &tmp, e)),
+        Err(_) => {}
     }
     if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| io_error("create directory", parent, e))?;
     }
-    Ok(temp_name(target))
+    let f = File::create(&tmp).map_err(|e| io_error("create", &tmp, e))?;
+    Ok((f, tmp))
+}
+
+/// Renames the finished temp file onto `target`; a directory in the way is
+/// reported as such.
+fn publish(tmp: &Path, target: &Path) -> Result<()> {
+    std::fs::rename(tmp, target).map_err(|e| {
+        if target.is_dir() {
+            Error::new(
+                ErrorKind::IS_A_DIRECTORY,
+                format!("cannot write {}: is a directory", target.display()),
+            )
+        } else {
+            io_error("rename into", target, e)
+        }
+    })
 }
 
 impl LocalWriter {
     /// Starts writing `target` (parent directories are created).
     pub fn create(target: PathBuf) -> Result<Self> {
-        let tmp = prepare(&target)?;
-        let file = File::create(&tmp).map_err(|e| io_error("create", &tmp, e))?;
+        let (file, tmp) = create_temp(&target)?;
         let (tx, mut rx) = mpsc::channel::<Msg>(READ_AHEAD);
         let done = tokio::task::spawn_blocking(move || {
             let mut guard = TempGuard(Some(tmp.clone()));
@@ -139,7 +156,7 @@ impl LocalWriter {
                     Msg::Finish => {
                         file.flush().map_err(|e| io_error("write", &target, e))?;
                         drop(file);
-                        std::fs::rename(&tmp, &target).map_err(|e| io_error("rename into", &target, e))?;
+                        publish(&tmp, &target)?;
                         guard.0 = None;
                         return Ok(());
                     }
@@ -195,11 +212,12 @@ impl LocalWriter {
 /// rename into place.
 pub async fn write_whole(target: PathBuf, data: Bytes) -> Result<()> {
     tokio::task::spawn_blocking(move || {
-        let tmp = prepare(&target)?;
+        let (mut file, tmp) = create_temp(&target)?;
         // Removes the temp file on any early return.
         let mut guard = TempGuard(Some(tmp.clone()));
-        std::fs::write(&tmp, &data).map_err(|e| io_error("write", &target, e))?;
-        std::fs::rename(&tmp, &target).map_err(|e| io_error("rename into", &target, e))?;
+        file.write_all(&data).map_err(|e| io_error("write", &target, e))?;
+        drop(file);
+        publish(&tmp, &target)?;
         guard.0 = None;
         Ok(())
     })
