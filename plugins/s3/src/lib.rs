@@ -49,6 +49,7 @@
 
 mod config;
 mod error;
+mod extra_args;
 mod lister;
 mod reader;
 mod store;
