@@ -267,7 +267,8 @@ fn machine_paths(root: &Path, problems: &mut Vec<String>) {
 
 /// The 1-based lines of `text` where a needle starts an absolute path: at the
 /// start of the text or after a character that cannot be part of a path
-/// component, so `https://host/home/x` and `docs/work/` do not count.
+/// component, so a URL path such as `https://host/home/x`, or a relative path
+/// whose second segment is `work`, does not count.
 fn machine_path_lines<'n>(text: &[u8], needles: &'n [String]) -> Vec<(usize, &'n str)> {
     let mut hits = Vec::new();
     for (i, line) in text.split(|b| *b == b'\n').enumerate() {
