@@ -61,7 +61,9 @@ fn part_urls_need_a_valid_signature_and_abort_cleans_up() {
     let (addr, target) = split_url(&url);
     // Tampered: another part number, another signature, no signature.
     let other = target.replace("/1?", "/2?");
-    let bad_sig = format!("{}0", &target[..target.len() - 1]);
+    // The last hex digit of the signature, changed (never to itself).
+    let last = if target.ends_with('0') { '1' } else { '0' };
+    let bad_sig = format!("{}{last}", &target[..target.len() - 1]);
     let no_sig = target.split('?').next().unwrap_or_default().to_owned();
     for t in [other, bad_sig, no_sig] {
         let r = request(&addr, "PUT", &t, &[], b"x");
