@@ -97,14 +97,28 @@ pub fn run(args: &[String]) -> Result {
     }
 }
 
+/// How many fresh clusters are tried.
+const ATTEMPTS: u32 = 2;
+
 /// Starts radosgw for the conformance suite's `s3://` run when Ceph is
 /// installed. Without it, CI (`CI` set) fails, since the S3 plugin would go
 /// untested; a local run only warns.
 fn start_s3() -> Result<Option<Ceph>> {
     if ceph::available() {
-        return Ceph::start()
-            .map(Some)
-            .map_err(|e| format!("cannot start radosgw for the s3 tests: {e}"));
+        // A fresh one-node cluster occasionally fails to come up on a busy
+        // machine; a second fresh one (new directory, new ports) is tried
+        // before giving up.
+        let mut last = String::new();
+        for attempt in 1..=ATTEMPTS {
+            match Ceph::start() {
+                Ok(c) => return Ok(Some(c)),
+                Err(e) => {
+                    eprintln!("warning: radosgw start {attempt} of {ATTEMPTS} failed: {e}");
+                    last = e;
+                }
+            }
+        }
+        return Err(format!("cannot start radosgw for the s3 tests: {last}"));
     }
     let missing = ceph::PROGRAMS.join(", ");
     if std::env::var_os("CI").is_some() {

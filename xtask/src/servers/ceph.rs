@@ -28,7 +28,7 @@ pub const BUCKET: &str = "arca-test";
 /// The only SSE-KMS key id radosgw's `testing` KMS backend knows.
 pub const KMS_KEY_ID: &str = "testkey-1";
 /// How long the whole start may take.
-const START_TIMEOUT: Duration = Duration::from_secs(90);
+const START_TIMEOUT: Duration = Duration::from_secs(120);
 /// How many ports the OSD may bind (it binds four).
 const OSD_PORTS: u16 = 16;
 
@@ -65,7 +65,10 @@ impl Ceph {
             dir,
             daemons: Vec::new(),
         };
-        ceph.boot(deadline)?;
+        if let Err(e) = ceph.boot(deadline) {
+            // The logs go with the directory when `ceph` is dropped: show their ends now.
+            return Err(format!("{e}\n{}", log_tails(&ceph.dir.join("logs"))));
+        }
         eprintln!(
             "radosgw ready at {} in {:.1} s (logs in {})",
             ceph.endpoint,
@@ -234,6 +237,29 @@ impl Ceph {
             ("AWS_DEFAULT_REGION", REGION.to_owned()),
         ]
     }
+}
+
+/// The last lines of every log in `dir`, for a failed start.
+fn log_tails(dir: &std::path::Path) -> String {
+    let mut out = String::new();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(15)..].join("\n");
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        out.push_str(&format!("--- {name} (last lines)\n{tail}\n"));
+    }
+    out
 }
 
 impl Drop for Ceph {
