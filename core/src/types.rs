@@ -27,7 +27,8 @@ pub struct Capabilities {
 }
 
 impl Capabilities {
-    /// Everything but multipart: a full filesystem-like store.
+    /// Everything but multipart: a full filesystem-like store. Others are
+    /// written from it: `Capabilities { empty_dirs: false, ..Capabilities::FILESYSTEM }`.
     pub const FILESYSTEM: Self = Self {
         stat: true,
         list: true,
@@ -106,6 +107,26 @@ pub struct ListPage {
 }
 
 impl ListPage {
+    /// One page of a listing from all of a directory's entries, sorted by
+    /// name: the entries strictly after `token`, at most `page_size` of them,
+    /// and the token of the next page if more remain.
+    pub fn from_sorted(entries: impl IntoIterator<Item = FileInfo>, token: Option<&str>, page_size: usize) -> Self {
+        let page_size = page_size.max(1);
+        let mut entries: Vec<FileInfo> = entries
+            .into_iter()
+            .filter(|e| token.is_none_or(|t| e.path.as_str() > t))
+            .take(page_size.saturating_add(1))
+            .collect();
+        let more = entries.len() > page_size;
+        entries.truncate(page_size);
+        let next_token = if more {
+            entries.last().map(|e| e.path.clone())
+        } else {
+            None
+        };
+        Self { entries, next_token }
+    }
+
     /// Converts into the FFI form.
     pub fn into_ffi(self) -> FfiListPage {
         FfiListPage {

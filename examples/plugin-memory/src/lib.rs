@@ -50,16 +50,10 @@ impl Plugin for MemoryPlugin {
     const NAME: &'static str = "memory";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const SCHEMES: &'static [&'static str] = &[SCHEME];
+    // Directories are implied by keys, as in an object store.
     const CAPABILITIES: Capabilities = Capabilities {
-        stat: true,
-        list: true,
-        read: true,
-        read_range: true,
-        write: true,
-        delete: true,
-        multipart: false,
-        // Directories are implied by keys, as in an object store.
         empty_dirs: false,
+        ..Capabilities::FILESYSTEM
     };
     type Store = MemoryStore;
 

@@ -199,23 +199,7 @@ impl Store for MemoryStore {
             children
         });
 
-        // A page holds the children strictly after the token; fetching one
-        // more than a page tells whether another page follows.
-        let page_size = page_size.max(1);
-        let mut entries: Vec<FileInfo> = children
-            .into_iter()
-            .filter(|(name, _)| token.is_none_or(|token| name.as_str() > token))
-            .map(|(_, info)| info)
-            .take(page_size.saturating_add(1))
-            .collect();
-        let more = entries.len() > page_size;
-        entries.truncate(page_size);
-        let next_token = if more {
-            entries.last().map(|e| e.path.clone())
-        } else {
-            None
-        };
-        Ok(ListPage { entries, next_token })
+        Ok(ListPage::from_sorted(children.into_values(), token, page_size))
     }
 
     async fn read(&self, path: &ArtifactPath, range: Option<ByteRange>) -> Result<MemoryReader> {

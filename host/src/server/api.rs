@@ -46,10 +46,6 @@ impl ApiError {
             "Method not allowed for this endpoint",
         )
     }
-
-    pub fn not_implemented(message: &str) -> Self {
-        Self::new(StatusCode::NOT_IMPLEMENTED, "NOT_IMPLEMENTED", message)
-    }
 }
 
 /// Maps a store error to MLflow's code and status. The message is the

@@ -104,17 +104,6 @@ impl AppState {
         })
     }
 
-    /// Every destination can take multipart uploads: presigned by its plugin
-    /// where it can, staged by this server otherwise.
-    fn multipart_uploads(&self) -> bool {
-        true
-    }
-
-    /// Every destination can serve signed, ranged downloads.
-    fn multipart_downloads(&self) -> bool {
-        true
-    }
-
     fn base_url(&self, headers: &HeaderMap) -> String {
         if let Some(u) = &self.public_url {
             return u.clone();

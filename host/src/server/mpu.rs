@@ -15,11 +15,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
-/// MLflow's exact text; its client matches on it to fall back.
-pub const MPU_UNSUPPORTED: &str = "Multipart upload is not supported for the current artifact repository";
-/// MLflow's exact text for presigned downloads.
-pub const MPD_UNSUPPORTED: &str = "Multipart download is not supported for the current artifact repository";
-
 #[derive(Deserialize)]
 struct CreateBody {
     path: Option<String>,
@@ -78,9 +73,6 @@ fn target(raw_dir: &str, file: Option<String>) -> Result<ArtifactPath, ApiError>
 pub async fn create(app: &AppState, raw_dir: &str, bytes: &[u8], base_url: &str) -> Result<Response, ApiError> {
     let b: CreateBody = body(bytes)?;
     let path = target(raw_dir, b.path)?;
-    if !app.multipart_uploads() {
-        return Err(ApiError::not_implemented(MPU_UNSUPPORTED));
-    }
     let num_parts = b.num_parts.unwrap_or(1).clamp(1, 10_000);
     let up = if app.store.capabilities().multipart {
         app.store.multipart_create(&path, num_parts).await?
@@ -114,9 +106,6 @@ pub async fn complete(app: &AppState, raw_dir: &str, bytes: &[u8]) -> Result<Res
     let b: CompleteBody = body(bytes)?;
     let path = target(raw_dir, b.path)?;
     let parts = b.parts.ok_or_else(|| missing("parts"))?;
-    if !app.multipart_uploads() {
-        return Err(ApiError::not_implemented(MPU_UNSUPPORTED));
-    }
     let parts: Vec<CompletedPart> = parts
         .into_iter()
         .map(|p| CompletedPart {
@@ -136,9 +125,6 @@ pub async fn complete(app: &AppState, raw_dir: &str, bytes: &[u8]) -> Result<Res
 pub async fn abort(app: &AppState, raw_dir: &str, bytes: &[u8]) -> Result<Response, ApiError> {
     let b: AbortBody = body(bytes)?;
     let path = target(raw_dir, b.path)?;
-    if !app.multipart_uploads() {
-        return Err(ApiError::not_implemented(MPU_UNSUPPORTED));
-    }
     if app.store.capabilities().multipart {
         app.store.multipart_abort(&path, &b.upload_id).await?;
     } else {
@@ -164,9 +150,6 @@ fn encode_path(path: &str) -> String {
 /// expiring download URL back to this server.
 pub async fn presigned(app: &AppState, raw: &str, base_url: &str) -> Result<Response, ApiError> {
     let path = parse_path(raw)?;
-    if !app.multipart_downloads() {
-        return Err(ApiError::not_implemented(MPD_UNSUPPORTED));
-    }
     let info = match app.store.stat(&path).await {
         Err(e) if e.kind == arca_core::ErrorKind::NOT_FOUND => {
             return Err(ApiError::not_found(format!("No such artifact: '{path}'")));

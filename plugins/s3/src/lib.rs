@@ -103,15 +103,11 @@ impl Plugin for S3Plugin {
     const NAME: &'static str = "s3";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const SCHEMES: &'static [&'static str] = &[SCHEME];
+    // Directories are key prefixes, so an empty one cannot exist.
     const CAPABILITIES: Capabilities = Capabilities {
-        stat: true,
-        list: true,
-        read: true,
-        read_range: true,
-        write: true,
-        delete: true,
         multipart: true,
         empty_dirs: false,
+        ..Capabilities::FILESYSTEM
     };
     type Store = S3Store;
 

@@ -57,17 +57,6 @@ pub(crate) async fn list(
             });
         }
     }
-    if let Some(t) = token {
-        entries.retain(|e| e.path.as_str() > t);
-    }
     entries.sort_by(|a, b| a.path.cmp(&b.path).then(b.is_dir.cmp(&a.is_dir)));
-    let page_size = page_size.max(1);
-    let more = entries.len() > page_size;
-    entries.truncate(page_size);
-    let next_token = if more {
-        entries.last().map(|e| e.path.clone())
-    } else {
-        None
-    };
-    Ok(ListPage { entries, next_token })
+    Ok(ListPage::from_sorted(entries, token, page_size))
 }
