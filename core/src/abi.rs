@@ -17,7 +17,8 @@
 use crate::error::{ErrorKind, FfiError};
 use crate::ffi::{FfiBuf, FfiKv, FfiPair, FfiResult, FfiSlice, FfiStr, FfiUnit, FfiVec};
 use crate::types::{
-    Capabilities, FfiCompletedPart, FfiFileInfo, FfiListPage, FfiMultipartUpload, FfiPresignedPart, FfiRange,
+    Capabilities, FfiCompletedPart, FfiFileInfo, FfiListPage, FfiMultipartUpload, FfiPresignedPart, FfiPresignedUrl,
+    FfiRange,
 };
 use async_ffi::FfiFuture;
 use std::ffi::c_void;
@@ -31,7 +32,7 @@ pub const MAGIC: [u8; 8] = *b"ARCAPLUG";
 
 /// Bumped on any change to the meaning of the vtable that a layout hash
 /// cannot see.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// The signature of the entry symbol.
 pub type EntryFn = unsafe extern "C" fn() -> *const PluginDecl;
@@ -141,6 +142,8 @@ pub struct PluginVTable {
     ) -> FfiOp<FfiUnit>,
     /// Aborts a multipart upload.
     pub multipart_abort: unsafe extern "C" fn(StoreHandle, path: FfiStr<'_>, upload_id: FfiStr<'_>) -> FfiOp<FfiUnit>,
+    /// A URL that reads a file straight from the backend for `ttl_secs`.
+    pub presign_read: unsafe extern "C" fn(StoreHandle, path: FfiStr<'_>, ttl_secs: u64) -> FfiOp<FfiPresignedUrl>,
 }
 
 // SAFETY: the vtable is immutable static data.
@@ -189,7 +192,7 @@ pub const LAYOUT_FACTS: &[u64] = layout_facts![
     PluginVTable {
         name, version, schemes, capabilities, open, store_drop, stat, list, read, reader_next, reader_drop, write,
         writer_write, writer_finish, writer_abort, writer_drop, delete, multipart_create, multipart_complete,
-        multipart_abort
+        multipart_abort, presign_read
     },
     FfiStr<'static> {},
     FfiSlice<'static, u8> {},
@@ -202,12 +205,13 @@ pub const LAYOUT_FACTS: &[u64] = layout_facts![
     FfiResult<FfiFileInfo> {},
     FfiError { kind, temporary, message, context },
     ErrorKind {},
-    Capabilities { stat, list, read, read_range, write, delete, multipart, empty_dirs },
+    Capabilities { stat, list, read, read_range, write, delete, multipart, empty_dirs, presigned_read },
     FfiFileInfo { path, is_dir, size, has_modified, modified_ms },
     FfiListPage { entries, has_next, next_token },
     FfiRange { present, start, has_end, end },
     FfiPresignedPart { part_number, url, headers },
     FfiMultipartUpload { upload_id, parts },
+    FfiPresignedUrl { url, headers },
     FfiCompletedPart<'static> { part_number, etag, url },
     FfiFuture<FfiResult<FfiUnit>> {},
     FfiVec<FfiPair> {},

@@ -10,7 +10,9 @@ use crate::error::{Error, Result};
 use crate::ffi::{FfiBuf, FfiKv, FfiResult, FfiSlice, FfiStr, FfiUnit};
 use crate::path::ArtifactPath;
 use crate::plugin::{Config, Plugin, Reader, Store, Writer};
-use crate::types::{CompletedPart, FfiCompletedPart, FfiFileInfo, FfiListPage, FfiMultipartUpload, FfiRange};
+use crate::types::{
+    CompletedPart, FfiCompletedPart, FfiFileInfo, FfiListPage, FfiMultipartUpload, FfiPresignedUrl, FfiRange,
+};
 use async_ffi::FutureExt as _;
 use std::any::Any;
 use std::ffi::c_void;
@@ -385,6 +387,22 @@ unsafe extern "C" fn mpu_abort_thunk<P: Plugin>(
     })
 }
 
+unsafe extern "C" fn presign_read_thunk<P: Plugin>(
+    h: StoreHandle,
+    path: FfiStr<'_>,
+    ttl_secs: u64,
+) -> FfiOp<FfiPresignedUrl> {
+    guard::<P, _>("presign_read", || {
+        // SAFETY: the host passes live handles only.
+        let s = unsafe { store::<P>(h) };
+        let path = path_arg(path);
+        run::<P, _, _>("presign_read", async move {
+            let ttl = std::time::Duration::from_secs(ttl_secs);
+            Ok(s.presign_read(&path?, ttl).await?.into_ffi())
+        })
+    })
+}
+
 fn build_vtable<P: Plugin>() -> PluginVTable {
     let schemes: Vec<FfiStr<'static>> = P::SCHEMES.iter().map(|s| FfiStr::new(s)).collect();
     let schemes: &'static [FfiStr<'static>] = Box::leak(schemes.into_boxed_slice());
@@ -409,6 +427,7 @@ fn build_vtable<P: Plugin>() -> PluginVTable {
         multipart_create: mpu_create_thunk::<P>,
         multipart_complete: mpu_complete_thunk::<P>,
         multipart_abort: mpu_abort_thunk::<P>,
+        presign_read: presign_read_thunk::<P>,
     }
 }
 

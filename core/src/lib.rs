@@ -41,7 +41,9 @@ pub use error::{Error, ErrorKind, Result};
 pub use ffi::FfiBuf;
 pub use path::{ArtifactPath, PathError};
 pub use plugin::{Chunk, Config, Plugin, Reader, Store, Writer};
-pub use types::{ByteRange, Capabilities, CompletedPart, FileInfo, ListPage, MultipartUpload, PresignedPart};
+pub use types::{
+    ByteRange, Capabilities, CompletedPart, FileInfo, ListPage, MultipartUpload, PresignedPart, PresignedUrl,
+};
 
 /// The chunk size stores should aim for when reading (1 MiB): large enough
 /// that the per-chunk boundary cost is noise, small enough to bound memory.

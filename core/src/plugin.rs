@@ -5,7 +5,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::ffi::FfiBuf;
 use crate::path::ArtifactPath;
-use crate::types::{ByteRange, Capabilities, CompletedPart, FileInfo, ListPage, MultipartUpload};
+use crate::types::{ByteRange, Capabilities, CompletedPart, FileInfo, ListPage, MultipartUpload, PresignedUrl};
 use std::collections::BTreeMap;
 use std::future::Future;
 
@@ -82,6 +82,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<()>> + Send;
     /// Aborts a multipart upload, or `UNSUPPORTED`.
     fn multipart_abort(&self, path: &ArtifactPath, upload_id: &str) -> impl Future<Output = Result<()>> + Send;
+    /// A URL that reads the file `path` straight from the backend for `ttl`,
+    /// for a plugin whose capabilities say `presigned_read`; `UNSUPPORTED`
+    /// otherwise (the default).
+    fn presign_read(
+        &self,
+        path: &ArtifactPath,
+        ttl: std::time::Duration,
+    ) -> impl Future<Output = Result<PresignedUrl>> + Send {
+        let _ = (path, ttl);
+        async { Err(Error::unsupported("this store cannot presign reads")) }
+    }
 }
 
 /// Streams a file out in chunks.

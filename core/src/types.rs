@@ -24,6 +24,9 @@ pub struct Capabilities {
     pub multipart: bool,
     /// Directories exist on their own (an empty directory can be listed).
     pub empty_dirs: bool,
+    /// `presign_read` works (a client can read a file from the backend
+    /// without passing through the host).
+    pub presigned_read: bool,
 }
 
 impl Capabilities {
@@ -38,6 +41,7 @@ impl Capabilities {
         delete: true,
         multipart: false,
         empty_dirs: true,
+        presigned_read: false,
     };
 }
 
@@ -234,6 +238,50 @@ pub struct MultipartUpload {
     pub upload_id: String,
     /// One URL per part.
     pub parts: Vec<PresignedPart>,
+}
+
+/// A URL that reads one file straight from the backend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PresignedUrl {
+    /// Where the client sends its `GET` (a `Range` header is allowed).
+    pub url: String,
+    /// Headers the client must send with it.
+    pub headers: Vec<(String, String)>,
+}
+
+/// The FFI form of [`PresignedUrl`].
+#[repr(C)]
+#[derive(Debug)]
+pub struct FfiPresignedUrl {
+    /// See [`PresignedUrl::url`].
+    pub url: FfiBuf,
+    /// See [`PresignedUrl::headers`].
+    pub headers: FfiVec<FfiPair>,
+}
+
+impl PresignedUrl {
+    /// Converts into the FFI form.
+    pub fn into_ffi(self) -> FfiPresignedUrl {
+        FfiPresignedUrl {
+            url: FfiBuf::from_string(self.url),
+            headers: self
+                .headers
+                .into_iter()
+                .map(|(k, v)| FfiPair::new(k, v))
+                .collect::<Vec<_>>()
+                .into(),
+        }
+    }
+}
+
+impl FfiPresignedUrl {
+    /// Converts back.
+    pub fn into_url(self) -> PresignedUrl {
+        PresignedUrl {
+            url: self.url.to_string_lossy(),
+            headers: self.headers.as_slice().iter().map(FfiPair::to_strings).collect(),
+        }
+    }
 }
 
 /// A part the client uploaded, as reported to `multipart_complete`.

@@ -7,7 +7,8 @@ use arca_core::abi::{FfiOp, StoreHandle};
 use arca_core::ffi::{FfiResult, FfiSlice, FfiStr};
 use arca_core::types::{FfiCompletedPart, FfiRange};
 use arca_core::{
-    ArtifactPath, ByteRange, Capabilities, CompletedPart, Error, FileInfo, ListPage, MultipartUpload, Result,
+    ArtifactPath, ByteRange, Capabilities, CompletedPart, Error, FileInfo, ListPage, MultipartUpload, PresignedUrl,
+    Result,
 };
 use bytes::Bytes;
 use std::future::Future;
@@ -262,6 +263,15 @@ impl Store {
             )
         };
         await_op(op).await.map(drop).map_err(|e| self.ctx(e))
+    }
+
+    /// A URL that reads the file `path` straight from the backend for
+    /// `ttl_secs` (where the capabilities say `presigned_read`).
+    pub async fn presign_read(&self, path: &ArtifactPath, ttl_secs: u64) -> Result<PresignedUrl> {
+        let vt = self.inner.plugin.vtable;
+        // SAFETY: live handle; the path outlives the call.
+        let op = unsafe { (vt.presign_read)(self.inner.handle, FfiStr::new(path.as_str()), ttl_secs) };
+        Ok(await_op(op).await.map_err(|e| self.ctx(e))?.into_url())
     }
 
     /// Aborts a multipart upload.

@@ -4,9 +4,11 @@
 //! Where the destination's plugin can presign part uploads, `create` hands
 //! out the backend's URLs and the parts never pass through this server.
 //! Otherwise the server stages the parts itself ([`super::staged`]).
-//! Presigned downloads are always server-signed URLs back to this server,
-//! which honour `Range`, so the MLflow client's parallel chunked download
-//! works against every destination.
+//! Presigned downloads are the backend's own URLs where the plugin can
+//! presign reads (the bytes never pass through this server), and otherwise
+//! server-signed URLs back to this server; both honour `Range`, so the
+//! MLflow client's parallel chunked download works against every
+//! destination.
 
 use super::api::{ApiError, empty_json, json_response, parse_path};
 use super::{AppState, staged};
@@ -161,14 +163,21 @@ pub async fn presigned(app: &AppState, raw: &str, base_url: &str) -> Result<Resp
             "Artifact path refers to a directory, not a file: '{path}'"
         )));
     }
-    let q = app.signer.query("get", path.as_str(), app.download_url_ttl);
-    let url = format!(
-        "{base_url}/api/2.0/mlflow-artifacts/signed/{}?{q}",
-        encode_path(path.as_str())
-    );
+    let (url, headers) = if app.store.capabilities().presigned_read {
+        let p = app.store.presign_read(&path, app.download_url_ttl).await?;
+        (p.url, p.headers)
+    } else {
+        let q = app.signer.query("get", path.as_str(), app.download_url_ttl);
+        let url = format!(
+            "{base_url}/api/2.0/mlflow-artifacts/signed/{}?{q}",
+            encode_path(path.as_str())
+        );
+        (url, Vec::new())
+    };
+    let headers: serde_json::Map<String, serde_json::Value> = headers.into_iter().map(|(k, v)| (k, v.into())).collect();
     let mut body = serde_json::Map::new();
     body.insert("url".into(), url.into());
-    body.insert("headers".into(), serde_json::json!({}));
+    body.insert("headers".into(), headers.into());
     if info.size > 0 {
         body.insert("file_size".into(), info.size.into());
     }

@@ -51,6 +51,7 @@ mod config;
 mod error;
 mod extra_args;
 mod lister;
+mod presign;
 mod reader;
 mod store;
 mod writer;
@@ -107,6 +108,7 @@ impl Plugin for S3Plugin {
     const CAPABILITIES: Capabilities = Capabilities {
         multipart: true,
         empty_dirs: false,
+        presigned_read: true,
         ..Capabilities::FILESYSTEM
     };
     type Store = S3Store;

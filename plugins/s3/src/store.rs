@@ -8,7 +8,7 @@ use crate::reader::{self, S3Reader};
 use crate::writer::{self, S3Writer};
 use arca_core::{
     ArtifactPath, ByteRange, CompletedPart, Error, ErrorKind, FileInfo, ListPage, MultipartUpload, PresignedPart,
-    Result, Store,
+    PresignedUrl, Result, Store,
 };
 use futures_util::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3;
@@ -289,5 +289,9 @@ impl Store for S3Store {
 
     async fn multipart_abort(&self, path: &ArtifactPath, upload_id: &str) -> Result<()> {
         self.shared.multipart_abort(path, upload_id).await
+    }
+
+    async fn presign_read(&self, path: &ArtifactPath, ttl: Duration) -> Result<PresignedUrl> {
+        crate::presign::presign_read(&self.shared, path, ttl).await
     }
 }
