@@ -9,6 +9,12 @@ the variables). By hand, from the workspace root, after `cargo xtask build`:
 `ARCA_REFERENCE=mlflow` runs the same tests against `mlflow server
 --artifacts-only` instead of `arca serve`: a test that fails there asserts
 something MLflow does not do.
+
+The S3 tests (`test_s3_proxy.py`) need an S3 server: `cargo xtask test` starts
+radosgw and sets MLflow's variables for it (`MLFLOW_S3_ENDPOINT_URL`,
+`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_DEFAULT_REGION`) and
+`ARCA_S3_TEST_BUCKET`, a bucket the tests may write to. Without them the S3
+tests skip, saying why, except under `CI`, where they fail.
 """
 
 import contextlib
@@ -46,6 +52,24 @@ class ArtifactServer(NamedTuple):
     @property
     def api(self) -> str:
         return self.url + servers.API
+
+
+class S3ArtifactServer(NamedTuple):
+    """An artifact server over `s3://<bucket>/<prefix>`, and a boto3 client
+    that talks to the S3 server directly (never through the artifact server)."""
+
+    url: str
+    bucket: str
+    prefix: str
+    s3: object
+
+    @property
+    def api(self) -> str:
+        return self.url + servers.API
+
+    def key(self, path: str) -> str:
+        """The S3 key of the artifact `path` (relative to the destination)."""
+        return f"{self.prefix}/{path}"
 
 
 class TrackingServer(NamedTuple):
@@ -132,6 +156,51 @@ def arca(tmp_path_factory, logdir):
 def start_artifact_server(logdir):
     """`with start_artifact_server(destination) as server:` another server, for one test."""
     return lambda destination: _artifact_server(destination, logdir)
+
+
+# What the S3 tests need from `cargo xtask test` (or whoever runs radosgw).
+S3_ENV = ("MLFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "ARCA_S3_TEST_BUCKET")
+
+
+@pytest.fixture(scope="session")
+def s3_client():
+    """A boto3 client for the test S3 server, or a skip (a failure under CI) without one."""
+    missing = [name for name in S3_ENV if not os.environ.get(name)]
+    if missing:
+        why = f"no S3 test server: {', '.join(missing)} not set (`cargo xtask test` starts radosgw when Ceph is installed)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{why}; CI must test the S3 destination", pytrace=False)
+        pytest.skip(why)
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=os.environ["MLFLOW_S3_ENDPOINT_URL"],
+        region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        config=Config(
+            s3={"addressing_style": "path"},
+            retries={"max_attempts": 2},
+            connect_timeout=10,
+            read_timeout=60,
+        ),
+    )
+    bucket = os.environ["ARCA_S3_TEST_BUCKET"]
+    try:
+        client.head_bucket(Bucket=bucket)
+    except Exception as e:
+        pytest.fail(f"the S3 test server does not serve bucket {bucket}: {e}", pytrace=False)
+    return client
+
+
+@pytest.fixture(scope="session")
+def arca_s3(s3_client, logdir):
+    """`arca serve --artifacts-destination s3://<bucket>/<fresh prefix>`
+    (`mlflow server --artifacts-only` under ARCA_REFERENCE=mlflow)."""
+    bucket = os.environ["ARCA_S3_TEST_BUCKET"]
+    prefix = f"python-{uuid.uuid4().hex[:12]}"
+    with _artifact_server(f"s3://{bucket}/{prefix}", logdir) as server:
+        yield S3ArtifactServer(server.url, bucket, prefix, s3_client)
 
 
 @pytest.fixture(scope="session")

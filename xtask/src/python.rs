@@ -60,14 +60,17 @@ pub fn ensure_venv() -> Result<PathBuf> {
     Ok(python)
 }
 
-/// Runs the suite with `python` against the `arca` binary and plugin manifest given.
-pub fn run_pytest(python: &Path, arca: &Path, manifest: &Path) -> Result {
+/// Runs the suite with `python` against the `arca` binary and plugin manifest
+/// given, with `env` added (the S3 server's endpoint, credentials and bucket,
+/// when one runs; the S3 tests skip without it, or fail under `CI`).
+pub fn run_pytest(python: &Path, arca: &Path, manifest: &Path, env: &[(&str, String)]) -> Result {
     let mut cmd = Command::new(python);
-    cmd.args(["-m", "pytest", SUITE, "-q", "-p", "no:cacheprovider"])
+    cmd.args(["-m", "pytest", SUITE, "-q", "-p", "no:cacheprovider", "-rs"])
         .current_dir(project::root())
         .env("ARCA_BIN", arca)
         .env("ARCA_PLUGINS", manifest)
-        .env("PYTHONDONTWRITEBYTECODE", "1");
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .envs(env.iter().map(|(k, v)| (k, v)));
     run_bounded(&mut cmd, PYTEST_TIMEOUT)
 }
 
@@ -84,11 +87,16 @@ fn system_python() -> &'static str {
     if cfg!(windows) { "python" } else { "python3" }
 }
 
-/// The command as one would type it: the variables set, the program's file name, the arguments.
+/// The command as one would type it: the variables set (the values of
+/// secret ones hidden), the program's file name, the arguments.
 fn show(cmd: &Command) -> String {
     let mut words: Vec<String> = cmd
         .get_envs()
-        .filter_map(|(k, v)| Some(format!("{}={}", k.to_string_lossy(), v?.to_string_lossy())))
+        .filter_map(|(k, v)| {
+            let k = k.to_string_lossy();
+            let v = if secret(&k) { "***".into() } else { v?.to_string_lossy() };
+            Some(format!("{k}={v}"))
+        })
         .collect();
     let program = Path::new(cmd.get_program());
     words.push(
@@ -100,6 +108,14 @@ fn show(cmd: &Command) -> String {
     );
     words.extend(cmd.get_args().map(|a| a.to_string_lossy().into_owned()));
     words.join(" ")
+}
+
+/// Whether a variable's value must not be shown (keys, passwords, tokens).
+fn secret(name: &str) -> bool {
+    let name = name.to_ascii_uppercase();
+    ["SECRET", "PASSWORD", "TOKEN", "SESSION"]
+        .iter()
+        .any(|w| name.contains(w))
 }
 
 /// Like [`project::run`], but a command still running after `timeout` is
@@ -151,6 +167,20 @@ fn terminate(child: &Child) {
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_variables_are_not_shown() {
+        let mut cmd = Command::new("true");
+        cmd.env("AWS_SECRET_ACCESS_KEY", "hunter2")
+            .env("AWS_SESSION_TOKEN", "tok")
+            .env("AWS_ACCESS_KEY_ID", "id");
+        let shown = show(&cmd);
+        assert!(!shown.contains("hunter2") && !shown.contains("tok "), "{shown}");
+        assert!(
+            shown.contains("AWS_SECRET_ACCESS_KEY=***") && shown.contains("AWS_ACCESS_KEY_ID=id"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn bounded_commands_report_status_and_are_stopped_at_the_deadline() {

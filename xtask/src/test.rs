@@ -3,11 +3,12 @@
 //! 1. `cargo xtask build` (debug) and the loader fixtures (`tests/fixtures/*`);
 //! 2. `cargo test --workspace --no-fail-fast`, told where the manifest, fixtures and `arca` are,
 //!    with a fresh radosgw (`servers::ceph`) for the conformance suite's `s3://` run when Ceph
-//!    is installed (required when `CI` is set);
+//!    is installed (required when `CI` is set); the same radosgw stays up for step 4;
 //! 3. each standalone example's own tests;
 //! 4. the Python suite (`tests/python`: the real `mlflow` client and server
-//!    against `arca serve`), in a venv under the target directory; `--no-python`
-//!    skips it for a quick local run (CI runs everything);
+//!    against `arca serve`, including `arca serve` on an `s3://` destination in
+//!    that radosgw), in a venv under the target directory; `--no-python`
+//!    skips it for a quick local run (CI runs everything); radosgw is stopped after it;
 //! 5. tidy.
 //!
 //! A build failure stops at once; after that every step runs and the failures
@@ -46,31 +47,41 @@ pub fn run(args: &[String]) -> Result {
         }
     };
 
+    // One radosgw serves both the conformance suite's `s3://` run and the
+    // Python suite's S3 proxy tests; it is stopped (by its guard) after pytest.
+    let mut ceph = match start_s3() {
+        Ok(ceph) => ceph,
+        // Everything but S3 can still be tested: report the failure and go on.
+        Err(e) => {
+            step(Err(e));
+            None
+        }
+    };
+    let s3_env: Vec<(&str, String)> = match &ceph {
+        Some(ceph) => {
+            let mut env = ceph.env();
+            env.push(("ARCA_S3_TEST_BUCKET", ceph::BUCKET.to_owned()));
+            env
+        }
+        None => Vec::new(),
+    };
     {
         let mut cmd = project::cargo();
         cmd.args(["test", "--workspace", "--no-fail-fast"])
             .env("ARCA_PLUGINS", &manifest)
             .env("ARCA_FIXTURES_DIR", &out)
-            .env("ARCA_BIN", &arca);
-        // The S3 server lives while `cargo test` runs, and is stopped (by
-        // its guard) before the next step.
-        match start_s3() {
-            Ok(Some(ceph)) => {
-                cmd.env(
-                    "ARCA_CONFORMANCE_EXTRA_URIS",
-                    format!("s3://{}/conformance", ceph::BUCKET),
-                );
-                cmd.envs(ceph.env());
-                step(project::run(&mut cmd));
-                drop(ceph);
-            }
-            Ok(None) => step(project::run(&mut cmd)),
-            // Everything but S3 can still be tested: report both.
-            Err(e) => {
-                step(Err(e));
-                step(project::run(&mut cmd));
-            }
+            .env("ARCA_BIN", &arca)
+            .envs(s3_env.iter().cloned());
+        if ceph.is_some() {
+            cmd.env(
+                "ARCA_CONFORMANCE_EXTRA_URIS",
+                format!("s3://{}/conformance", ceph::BUCKET),
+            );
         }
+        step(project::run(&mut cmd));
+    }
+    if !with_python {
+        ceph = None;
     }
     match plugins::example_manifests(&plugins::all()) {
         Ok(examples) => {
@@ -87,8 +98,9 @@ pub fn run(args: &[String]) -> Result {
         Err(e) => step(Err(e)),
     }
     if with_python {
-        step(python::ensure_venv().and_then(|py| python::run_pytest(&py, &arca, &manifest)));
+        step(python::ensure_venv().and_then(|py| python::run_pytest(&py, &arca, &manifest, &s3_env)));
     }
+    drop(ceph);
     step(tidy::run(&[]));
 
     match failed.len() {
