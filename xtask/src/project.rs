@@ -90,17 +90,30 @@ pub fn run(cmd: &mut Command) -> Result {
 }
 
 /// The command as one would type it: the variables we set (except the target
-/// directory, which is always set), the program's file name, the arguments.
-fn show(cmd: &Command) -> String {
+/// directory, which is always set; the values of secret ones hidden), the
+/// program's file name, the arguments.
+pub fn show(cmd: &Command) -> String {
     let mut words: Vec<String> = cmd
         .get_envs()
         .filter(|(k, _)| *k != "CARGO_TARGET_DIR")
-        .filter_map(|(k, v)| Some(format!("{}={}", k.to_string_lossy(), v?.to_string_lossy())))
+        .filter_map(|(k, v)| {
+            let k = k.to_string_lossy();
+            let v = if secret(&k) { "***".into() } else { v?.to_string_lossy() };
+            Some(format!("{k}={v}"))
+        })
         .collect();
     let program = Path::new(cmd.get_program()).file_stem().unwrap_or(OsStr::new("?"));
     words.push(program.to_string_lossy().into_owned());
     words.extend(cmd.get_args().map(|a| a.to_string_lossy().into_owned()));
     words.join(" ")
+}
+
+/// Whether a variable's value must not be shown (keys, passwords, tokens).
+fn secret(name: &str) -> bool {
+    let name = name.to_ascii_uppercase();
+    ["SECRET", "PASSWORD", "TOKEN", "SESSION"]
+        .iter()
+        .any(|w| name.contains(w))
 }
 
 /// Writes `path`, naming it in the error.
@@ -124,5 +137,24 @@ pub fn display(path: &Path) -> String {
             .collect::<Vec<_>>()
             .join("/"),
         Err(_) => path.display().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_variables_are_not_shown() {
+        let mut cmd = Command::new("true");
+        cmd.env("AWS_SECRET_ACCESS_KEY", "hunter2")
+            .env("AWS_SESSION_TOKEN", "tok")
+            .env("AWS_ACCESS_KEY_ID", "id");
+        let shown = show(&cmd);
+        assert!(!shown.contains("hunter2") && !shown.contains("tok "), "{shown}");
+        assert!(
+            shown.contains("AWS_SECRET_ACCESS_KEY=***") && shown.contains("AWS_ACCESS_KEY_ID=id"),
+            "{shown}"
+        );
     }
 }

@@ -87,41 +87,10 @@ fn system_python() -> &'static str {
     if cfg!(windows) { "python" } else { "python3" }
 }
 
-/// The command as one would type it: the variables set (the values of
-/// secret ones hidden), the program's file name, the arguments.
-fn show(cmd: &Command) -> String {
-    let mut words: Vec<String> = cmd
-        .get_envs()
-        .filter_map(|(k, v)| {
-            let k = k.to_string_lossy();
-            let v = if secret(&k) { "***".into() } else { v?.to_string_lossy() };
-            Some(format!("{k}={v}"))
-        })
-        .collect();
-    let program = Path::new(cmd.get_program());
-    words.push(
-        program
-            .file_name()
-            .unwrap_or(program.as_os_str())
-            .to_string_lossy()
-            .into_owned(),
-    );
-    words.extend(cmd.get_args().map(|a| a.to_string_lossy().into_owned()));
-    words.join(" ")
-}
-
-/// Whether a variable's value must not be shown (keys, passwords, tokens).
-fn secret(name: &str) -> bool {
-    let name = name.to_ascii_uppercase();
-    ["SECRET", "PASSWORD", "TOKEN", "SESSION"]
-        .iter()
-        .any(|w| name.contains(w))
-}
-
 /// Like [`project::run`], but a command still running after `timeout` is
 /// stopped (SIGTERM, then a kill after [`TERM_GRACE`]) and reported as failed.
 fn run_bounded(cmd: &mut Command, timeout: Duration) -> Result {
-    let shown = show(cmd);
+    let shown = project::show(cmd);
     eprintln!("$ {shown}");
     let mut child = cmd.spawn().map_err(|e| format!("cannot run `{shown}`: {e}"))?;
     let status = match wait_until(&mut child, Instant::now() + timeout)? {
@@ -167,20 +136,6 @@ fn terminate(child: &Child) {
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secret_variables_are_not_shown() {
-        let mut cmd = Command::new("true");
-        cmd.env("AWS_SECRET_ACCESS_KEY", "hunter2")
-            .env("AWS_SESSION_TOKEN", "tok")
-            .env("AWS_ACCESS_KEY_ID", "id");
-        let shown = show(&cmd);
-        assert!(!shown.contains("hunter2") && !shown.contains("tok "), "{shown}");
-        assert!(
-            shown.contains("AWS_SECRET_ACCESS_KEY=***") && shown.contains("AWS_ACCESS_KEY_ID=id"),
-            "{shown}"
-        );
-    }
 
     #[test]
     fn bounded_commands_report_status_and_are_stopped_at_the_deadline() {
