@@ -2,6 +2,11 @@
 //! and radosgw: 503 SlowDown, a connection reset mid-body, stalls. The
 //! store is opened through the manifest, so the host's retry policy
 //! (`arca_host::retry::Retry`, temporary errors only) is what is tested.
+//!
+//! Stalls are bounded: the S3 plugin sets no request timeout (only a
+//! connect timeout), so a server that stops answering for good would hang
+//! a transfer; what is tested is that a stall is waited out, and that one
+//! ending in a reset is retried where the operation can be.
 
 use crate::proxy::{Fault, Proxy, Request, Rule};
 use crate::support::{Cleanup, arca, path, run, server};
