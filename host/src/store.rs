@@ -173,33 +173,39 @@ impl Store {
         Ok(out)
     }
 
-    /// Opens a file for reading, optionally a byte range of it.
+    /// Opens a file for reading, optionally a byte range of it. Opening is
+    /// retried; a stream that fails once bytes have been handed on is not
+    /// (its error says whether a new read may succeed).
     pub async fn read(&self, path: &ArtifactPath, range: Option<ByteRange>) -> Result<ReadStream> {
-        let vt = self.inner.plugin.vtable;
-        let handle = self
-            .retried(|| async {
-                // SAFETY: live handle; the path outlives the call.
-                let op = unsafe {
-                    (vt.read)(
-                        self.inner.handle,
-                        FfiStr::new(path.as_str()),
-                        FfiRange::from_range(range),
-                    )
-                };
-                await_op(op).await
-            })
-            .await?;
-        Ok(ReadStream::new(self.clone(), handle))
+        self.retried(|| self.read_once(path, range)).await
     }
 
-    /// Reads a whole file into memory (for small files only).
+    async fn read_once(&self, path: &ArtifactPath, range: Option<ByteRange>) -> Result<ReadStream> {
+        let vt = self.inner.plugin.vtable;
+        // SAFETY: live handle; the path outlives the call.
+        let op = unsafe {
+            (vt.read)(
+                self.inner.handle,
+                FfiStr::new(path.as_str()),
+                FfiRange::from_range(range),
+            )
+        };
+        Ok(ReadStream::new(self.clone(), await_op(op).await?))
+    }
+
+    /// Reads a whole file into memory (for small files only). A temporary
+    /// failure, also one in the middle of the body, reads it again from the
+    /// start.
     pub async fn get_bytes(&self, path: &ArtifactPath) -> Result<Vec<u8>> {
-        let mut r = self.read(path, None).await?;
-        let mut out = Vec::new();
-        while let Some(c) = r.next_chunk().await? {
-            out.extend_from_slice(&c);
-        }
-        Ok(out)
+        self.retried(|| async {
+            let mut r = self.read_once(path, None).await?;
+            let mut out = Vec::new();
+            while let Some(c) = r.next_chunk().await? {
+                out.extend_from_slice(&c);
+            }
+            Ok(out)
+        })
+        .await
     }
 
     /// Starts writing a file; nothing is visible until [`WriteHandle::finish`].
@@ -211,11 +217,18 @@ impl Store {
         Ok(WriteHandle::new(self.clone(), handle, path.clone()))
     }
 
-    /// Writes a whole file from memory.
+    /// Writes a whole file from memory. Since the bytes are at hand, a
+    /// temporary failure (also of `finish`) writes the whole file again; a
+    /// failed attempt publishes nothing, and writing the same bytes twice is
+    /// harmless.
     pub async fn put_bytes(&self, path: &ArtifactPath, data: impl Into<Bytes>) -> Result<()> {
-        let mut w = self.write(path).await?;
-        w.write(data.into()).await?;
-        w.finish().await
+        let data: Bytes = data.into();
+        self.retried(|| async {
+            let mut w = self.write(path).await?;
+            w.write(data.clone()).await?;
+            w.finish().await
+        })
+        .await
     }
 
     /// Deletes a file or a whole directory; a missing path is success.

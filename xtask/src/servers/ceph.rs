@@ -7,6 +7,14 @@
 //! address radosgw fails auth (-13) and hangs. Daemons run in the foreground
 //! (`-d`, logging to stderr, which goes to a file) so the PID we hold is the
 //! daemon itself; they are stopped in the order radosgw, OSD, monitor.
+//!
+//! radosgw also serves HTTPS (beast's `ssl_endpoint`) with a self-signed
+//! certificate made by the `openssl` command for `127.0.0.1` and `localhost`,
+//! so the TLS settings (`MLFLOW_S3_IGNORE_TLS`, `AWS_CA_BUNDLE`) can be
+//! tested. Without `openssl` the cluster starts with plain HTTP only, and
+//! the TLS tests fail under CI.
+
+mod tls;
 
 use super::{Daemon, free_port, free_port_range, run_until, wait_tcp};
 use crate::project;
@@ -14,6 +22,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+use tls::{Tls, self_signed_certificate};
 
 /// The programs the cluster needs; all are in Debian's `ceph-mon`,
 /// `ceph-osd` and `radosgw` packages (with `ceph-common`).
@@ -27,6 +36,13 @@ pub const REGION: &str = "us-east-1";
 pub const BUCKET: &str = "arca-test";
 /// The only SSE-KMS key id radosgw's `testing` KMS backend knows.
 pub const KMS_KEY_ID: &str = "testkey-1";
+/// The HTTPS endpoint (`https://127.0.0.1:PORT`), set by [`Ceph::env`].
+pub const HTTPS_ENDPOINT_ENV: &str = "ARCA_TEST_S3_HTTPS_ENDPOINT";
+/// The PEM file of the HTTPS endpoint's self-signed certificate, set by
+/// [`Ceph::env`] (for `AWS_CA_BUNDLE`).
+pub const CA_BUNDLE_ENV: &str = "ARCA_TEST_S3_CA_BUNDLE";
+/// The test bucket's name, set by [`Ceph::env`].
+pub const BUCKET_ENV: &str = "ARCA_TEST_S3_BUCKET";
 /// How long the whole start may take.
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 /// How many ports the OSD may bind (it binds four).
@@ -37,6 +53,11 @@ const OSD_PORTS: u16 = 16;
 pub struct Ceph {
     /// The S3 endpoint, `http://127.0.0.1:PORT`.
     pub endpoint: String,
+    /// The same server over HTTPS, `https://127.0.0.1:PORT`, when `openssl`
+    /// could make its certificate.
+    pub https_endpoint: Option<String>,
+    /// The self-signed certificate of [`Ceph::https_endpoint`] (PEM).
+    pub ca_bundle: Option<PathBuf>,
     dir: PathBuf,
     /// In start order (monitor, OSD, radosgw); stopped in reverse.
     daemons: Vec<Daemon>,
@@ -57,11 +78,13 @@ impl Ceph {
             .join("servers")
             .join(format!("ceph-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        for sub in ["mon", "osd0", "run", "rgw", "logs"] {
+        for sub in ["mon", "osd0", "run", "rgw", "logs", "tls"] {
             std::fs::create_dir_all(dir.join(sub)).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
         let mut ceph = Self {
             endpoint: String::new(),
+            https_endpoint: None,
+            ca_bundle: None,
             dir,
             daemons: Vec::new(),
         };
@@ -70,8 +93,11 @@ impl Ceph {
             return Err(format!("{e}\n{}", log_tails(&ceph.dir.join("logs"))));
         }
         eprintln!(
-            "radosgw ready at {} in {:.1} s (logs in {})",
+            "radosgw ready at {}{} in {:.1} s (logs in {})",
             ceph.endpoint,
+            ceph.https_endpoint
+                .as_deref()
+                .map_or(String::new(), |e| format!(" and {e}")),
             started.elapsed().as_secs_f64(),
             project::display(&ceph.dir.join("logs"))
         );
@@ -83,12 +109,19 @@ impl Ceph {
         let logs = d.join("logs");
         let mon_port = free_port()?;
         let rgw_port = free_port()?;
+        let tls = match self_signed_certificate(&d.join("tls"), deadline, &logs.join("setup.log")) {
+            Ok(tls) => Some((free_port()?, tls)),
+            Err(e) => {
+                eprintln!("warning: radosgw will serve plain HTTP only: {e}");
+                None
+            }
+        };
         let osd_base = free_port_range(OSD_PORTS)?;
         let fsid = std::fs::read_to_string("/proc/sys/kernel/random/uuid")
             .map(|s| s.trim().to_owned())
             .map_err(|e| format!("cannot make a cluster id: {e}"))?;
         let conf = d.join("ceph.conf");
-        project::write(&conf, &config(&d, &fsid, mon_port, osd_base, rgw_port)?)?;
+        project::write(&conf, &config(&d, &fsid, mon_port, osd_base, rgw_port, tls.as_ref())?)?;
         let c = |program: &str| {
             let mut cmd = Command::new(program);
             cmd.arg("-c").arg(&conf);
@@ -192,6 +225,11 @@ impl Ceph {
             return Err(e);
         }
         self.endpoint = format!("http://127.0.0.1:{rgw_port}");
+        if let Some((ssl_port, tls)) = tls {
+            wait_tcp(ssl_port, deadline, "radosgw (https)")?;
+            self.https_endpoint = Some(format!("https://127.0.0.1:{ssl_port}"));
+            self.ca_bundle = Some(tls.certificate);
+        }
         self.create_bucket(BUCKET, deadline, &step_log)
     }
 
@@ -228,14 +266,23 @@ impl Ceph {
         }
     }
 
-    /// The environment the S3 plugin reads (MLflow's variables).
+    /// The environment the S3 plugin reads (MLflow's variables), plus the
+    /// test suite's own: [`BUCKET_ENV`], and, when radosgw serves HTTPS,
+    /// [`HTTPS_ENDPOINT_ENV`] and [`CA_BUNDLE_ENV`] (never `AWS_CA_BUNDLE`
+    /// itself, which would apply to every store).
     pub fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut env = vec![
             ("MLFLOW_S3_ENDPOINT_URL", self.endpoint.clone()),
             ("AWS_ACCESS_KEY_ID", ACCESS_KEY.to_owned()),
             ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.to_owned()),
             ("AWS_DEFAULT_REGION", REGION.to_owned()),
-        ]
+            (BUCKET_ENV, BUCKET.to_owned()),
+        ];
+        if let (Some(endpoint), Some(cert)) = (&self.https_endpoint, &self.ca_bundle) {
+            env.push((HTTPS_ENDPOINT_ENV, endpoint.clone()));
+            env.push((CA_BUNDLE_ENV, cert.display().to_string()));
+        }
+        env
     }
 }
 
@@ -273,9 +320,23 @@ impl Drop for Ceph {
 }
 
 /// The cluster's `ceph.conf` (the reference recipe, with our ports and
-/// directory).
-fn config(d: &Path, fsid: &str, mon_port: u16, osd_base: u16, rgw_port: u16) -> Result<String, String> {
+/// directory), with an HTTPS endpoint beside the plain one when `tls` is given.
+fn config(
+    d: &Path,
+    fsid: &str,
+    mon_port: u16,
+    osd_base: u16,
+    rgw_port: u16,
+    tls: Option<&(u16, Tls)>,
+) -> Result<String, String> {
     let kms = base64(&random_bytes::<32>()?);
+    let ssl = tls.map_or(String::new(), |(port, tls)| {
+        format!(
+            " ssl_endpoint=127.0.0.1:{port} ssl_certificate={} ssl_private_key={}",
+            tls.certificate.display(),
+            tls.key.display()
+        )
+    });
     let d = d.display();
     let osd_last = osd_base + OSD_PORTS - 1;
     let mut s = String::new();
@@ -308,7 +369,7 @@ osd data = {d}/osd0
 osd objectstore = memstore
 memstore device bytes = 4294967296
 [client.rgw.a]
-rgw frontends = beast endpoint=127.0.0.1:{rgw_port}
+rgw frontends = beast endpoint=127.0.0.1:{rgw_port}{ssl}
 rgw data = {d}/rgw
 rgw crypt require ssl = false
 rgw crypt s3 kms backend = testing
