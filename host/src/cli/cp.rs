@@ -6,7 +6,7 @@ use super::ops::open_target;
 use super::{CliResult, CpArgs, Failure, usage};
 use arca_core::{ArtifactPath, CHUNK_SIZE, Error, ErrorKind, Result};
 use arca_host::uri::{has_scheme, redact};
-use arca_host::{Registry, Store};
+use arca_host::{Registry, Store, WriteHandle};
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
@@ -207,12 +207,16 @@ async fn copy_one(src: &End, dst: &End, size: u64, pb: &ProgressBar) -> Result<(
         (End::Store(s, p), End::Store(t, d)) => {
             let mut r = s.read(p, None).await?;
             let mut w = t.write(d).await?;
-            while let Some(c) = r.next_chunk().await? {
-                let n = c.len() as u64;
-                w.write(c).await?;
-                pb.inc(n);
+            let fed = async {
+                while let Some(c) = r.next_chunk().await? {
+                    let n = c.len() as u64;
+                    w.write(c).await?;
+                    pb.inc(n);
+                }
+                Ok(())
             }
-            w.finish().await
+            .await;
+            publish(w, fed).await
         }
         (End::Local(_), End::Local(_)) => Err(Error::invalid_input("local to local copies are not supported")),
     }
@@ -228,14 +232,31 @@ async fn upload(src: &Path, store: &Store, dst: &ArtifactPath, size: u64, pb: &P
     }
     let mut rx = localfs::read_chunks(src.to_owned());
     let mut w = store.write(dst).await?;
-    while let Some(chunk) = rx.recv().await {
-        // An error drops `w`, which discards the partial file.
-        let chunk = chunk?;
-        let n = chunk.len() as u64;
-        w.write(chunk).await?;
-        pb.inc(n);
+    let fed = async {
+        while let Some(chunk) = rx.recv().await {
+            let chunk = chunk?;
+            let n = chunk.len() as u64;
+            w.write(chunk).await?;
+            pb.inc(n);
+        }
+        Ok(())
     }
-    w.finish().await
+    .await;
+    publish(w, fed).await
+}
+
+/// Publishes what was written, or, when feeding the writer failed, aborts it
+/// and waits for the abort: a writer merely dropped aborts in the background,
+/// which a process about to exit might never let finish (an S3 multipart
+/// upload would be left open).
+async fn publish(w: WriteHandle, fed: Result<()>) -> Result<()> {
+    match fed {
+        Ok(()) => w.finish().await,
+        Err(e) => {
+            let _ = w.abort().await;
+            Err(e)
+        }
+    }
 }
 
 async fn download(store: &Store, src: &ArtifactPath, dst: &Path, pb: &ProgressBar) -> Result<()> {
