@@ -29,10 +29,11 @@
 //! | Key | Environment variable | Default | Meaning |
 //! | --- | --- | --- | --- |
 //! | `endpoint_url` | `MLFLOW_S3_ENDPOINT_URL` | AWS | The server's base URL, `http(s)://host[:port]`. A URL with a path (a bucket, a key) is refused: put the bucket in the artifact URI. `http://` is allowed. |
-//! | `access_key_id` | `AWS_ACCESS_KEY_ID` | instance credentials | Access key. |
-//! | `secret_access_key` | `AWS_SECRET_ACCESS_KEY` | instance credentials | Secret key (never shown in `Debug`, logs or errors). |
-//! | `session_token` | `AWS_SESSION_TOKEN` | none | Session token of temporary credentials. |
-//! | `region` | `AWS_REGION`, then `AWS_DEFAULT_REGION` | `us-east-1` | Signing region. |
+//! | `access_key_id` | `AWS_ACCESS_KEY_ID` | the credential chain | Access key; set together with the secret key (half a pair is refused). |
+//! | `secret_access_key` | `AWS_SECRET_ACCESS_KEY` | the credential chain | Secret key (never shown in `Debug`, logs or errors). |
+//! | `session_token` | `AWS_SESSION_TOKEN` | none | Session token of temporary keys (used only with the two above). |
+//! | `profile` | `AWS_PROFILE` | `default` | The profile of the shared files that gives the credentials when no keys are set, and the region when none is set. A `profile` in the configuration wins over keys in the environment (as boto3's `profile_name`). |
+//! | `region` | `AWS_REGION`, then `AWS_DEFAULT_REGION` | the profile's `region`, else `us-east-1` | Signing region. |
 //! | `ignore_tls` | `MLFLOW_S3_IGNORE_TLS` | `false` | `true`: accept any TLS certificate. |
 //! | `ca_bundle` | `AWS_CA_BUNDLE` | system roots | A PEM file of extra root certificates. |
 //! | `signature_version` | `MLFLOW_EXPERIMENTAL_S3_SIGNATURE_VERSION` | `s3v4` | `unsigned`: anonymous requests. |
@@ -42,12 +43,29 @@
 //!
 //! Any other configuration key is refused by name.
 //!
+//! ## Credentials
+//!
+//! As boto3 finds them: keys in the configuration; else a `profile` named in
+//! the configuration; else keys in the environment; else the AWS credential
+//! chain (aws-config's providers): the profile (`profile`, `AWS_PROFILE` or
+//! `default`) in `~/.aws/credentials` and `~/.aws/config` (or
+//! `AWS_SHARED_CREDENTIALS_FILE` / `AWS_CONFIG_FILE`), including SSO,
+//! `role_arn` and `credential_process` profiles; a web identity token
+//! (`AWS_WEB_IDENTITY_TOKEN_FILE`, `AWS_ROLE_ARN`); the container endpoint
+//! (`AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` / `_FULL_URI`); EC2 instance
+//! metadata (unless `AWS_EC2_METADATA_DISABLED=true`). The chain is asked at
+//! the first request, not when the store is opened, for at most 30 s; its
+//! answer is cached until 5 minutes before it expires. When nothing gives
+//! credentials, requests fail as unauthenticated with a message that lists
+//! where the chain looked. `signature_version=unsigned` needs no credentials.
+//!
 //! ## Capabilities
 //!
 //! Everything but empty directories. Multipart uploads hand out presigned
 //! `UploadPart` URLs (valid one hour) for the client to `PUT` parts to.
 
 mod config;
+mod creds;
 mod error;
 mod extra_args;
 mod lister;
@@ -59,6 +77,7 @@ mod writer;
 mod tests;
 
 pub use config::S3Config;
+pub use creds::Credentials;
 pub use reader::S3Reader;
 pub use store::S3Store;
 pub use writer::S3Writer;
@@ -117,7 +136,9 @@ impl Plugin for S3Plugin {
     }
 
     async fn open(uri: String, config: Config) -> Result<S3Store> {
-        S3Store::open(S3Config::parse(&uri, config)?)
+        let mut config = S3Config::parse(&uri, config)?;
+        config.resolve_region().await;
+        S3Store::open(config)
     }
 }
 
