@@ -6,15 +6,12 @@
 //! environment variable MLflow reads for the same setting, so a server set up
 //! for MLflow works unchanged.
 
-use crate::creds::{AwsChain, Credentials, ProfileFiles};
+use crate::creds::{Credentials, ProfileFiles};
 use crate::extra_args::ExtraArgs;
 use arca_core::{Config, Error, ErrorKind, Result};
-use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path;
-use object_store::{Attribute, AttributeValue, Attributes, Certificate, ClientOptions, RetryConfig};
+use object_store::{Attribute, AttributeValue, Attributes};
 use std::fmt;
-use std::sync::Arc;
-use std::time::Duration;
 
 /// The region when none is set anywhere (boto3's).
 pub const DEFAULT_REGION: &str = "us-east-1";
@@ -70,6 +67,12 @@ pub struct S3Config {
     pub sse_kms_key_id: Option<String>,
     /// Attributes set on every object written (content type, metadata, …).
     pub attributes: Vec<(String, String)>,
+    /// The canned ACL of written objects (`x-amz-acl`).
+    pub acl: Option<String>,
+    /// The SSE-C key, raw (32 bytes). A secret.
+    pub sse_customer_key: Option<String>,
+    /// The account that must own the bucket (`x-amz-expected-bucket-owner`).
+    pub expected_bucket_owner: Option<String>,
 }
 
 impl fmt::Debug for S3Config {
@@ -91,6 +94,12 @@ impl fmt::Debug for S3Config {
                 "attributes",
                 &self.attributes.iter().map(|(k, _)| k).collect::<Vec<_>>(),
             )
+            .field("acl", &self.acl)
+            .field(
+                "sse_customer_key",
+                &self.sse_customer_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("expected_bucket_owner", &self.expected_bucket_owner)
             .finish()
     }
 }
@@ -202,6 +211,20 @@ impl S3Config {
             Some(json) => ExtraArgs::parse(&json)?,
             None => ExtraArgs::default(),
         };
+        let expected_bucket_owner = take(
+            &mut config,
+            "expected_bucket_owner",
+            &["MLFLOW_S3_EXPECTED_BUCKET_OWNER"],
+        )
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty());
+        if let Some(owner) = &expected_bucket_owner
+            && !owner.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(invalid(format!(
+                "expected_bucket_owner (MLFLOW_S3_EXPECTED_BUCKET_OWNER) must be an account id, got {owner:?}"
+            )));
+        }
         let (credentials, profile) = crate::creds::select(&mut config, env, unsigned)?;
         config.finish()?;
         Ok(Self {
@@ -219,6 +242,9 @@ impl S3Config {
             sse: extra.sse,
             sse_kms_key_id: extra.sse_kms_key_id,
             attributes: extra.attributes,
+            acl: extra.acl,
+            sse_customer_key: extra.sse_customer_key,
+            expected_bucket_owner,
         })
     }
 
@@ -259,88 +285,6 @@ impl S3Config {
             attrs.insert(key, AttributeValue::from(v.clone()));
         }
         attrs
-    }
-
-    /// Builds the object_store client. Its own retries are off: retrying is
-    /// the host's policy.
-    pub fn build(&self) -> Result<AmazonS3> {
-        let mut options = ClientOptions::new()
-            // A transfer of a large artifact may take far longer than any
-            // fixed request timeout; only connecting is bounded.
-            .with_timeout_disabled()
-            .with_connect_timeout(Duration::from_secs(10))
-            .with_allow_invalid_certificates(self.ignore_tls);
-        if let Some(path) = &self.ca_bundle {
-            let pem = std::fs::read(path)
-                .map_err(|e| invalid(format!("cannot read ca_bundle (AWS_CA_BUNDLE) {path}: {e}")))?;
-            let certs = Certificate::from_pem_bundle(&pem)
-                .map_err(|e| invalid(format!("ca_bundle (AWS_CA_BUNDLE) {path} is not a pem bundle: {e}")))?;
-            for cert in certs {
-                options = options.with_root_certificate(cert);
-            }
-        }
-        let virtual_hosted = self.virtual_hosted();
-        let region = self.region.clone().unwrap_or_else(|| DEFAULT_REGION.to_owned());
-        let mut b = AmazonS3Builder::new()
-            .with_bucket_name(&self.bucket)
-            .with_region(&region)
-            .with_virtual_hosted_style_request(virtual_hosted)
-            .with_skip_signature(self.credentials == Credentials::Anonymous)
-            .with_retry(RetryConfig {
-                max_retries: 0,
-                ..RetryConfig::default()
-            })
-            .with_client_options(options);
-        if let Some(endpoint) = &self.endpoint {
-            b = b.with_allow_http(endpoint.starts_with("http://"));
-            // object_store expects a virtual-hosted endpoint to name the bucket.
-            let endpoint = if virtual_hosted {
-                match endpoint.split_once("://") {
-                    Some((scheme, host)) => format!("{scheme}://{}.{host}", self.bucket),
-                    None => endpoint.clone(),
-                }
-            } else {
-                endpoint.clone()
-            };
-            b = b.with_endpoint(endpoint);
-        }
-        match &self.credentials {
-            Credentials::Static {
-                access_key_id,
-                secret_access_key,
-                session_token,
-            } => {
-                b = b
-                    .with_access_key_id(access_key_id)
-                    .with_secret_access_key(secret_access_key);
-                if let Some(t) = session_token {
-                    b = b.with_token(t);
-                }
-            }
-            Credentials::Chain => {
-                b = b.with_credentials(Arc::new(AwsChain::new(
-                    &self.bucket,
-                    &self.profile,
-                    &region,
-                    self.profile_files.clone(),
-                )));
-            }
-            Credentials::Anonymous => {}
-        }
-        // The encryption keys are named through their documented strings:
-        // object_store does not export the enum they belong to.
-        for (name, value) in [
-            ("aws_server_side_encryption", &self.sse),
-            ("aws_sse_kms_key_id", &self.sse_kms_key_id),
-        ] {
-            if let Some(v) = value {
-                let key: AmazonS3ConfigKey = name.parse().map_err(|e| invalid(format!("cannot set {name}: {e}")))?;
-                b = b.with_config(key, v);
-            }
-        }
-        // The error names a setting, never a secret's value.
-        b.build()
-            .map_err(|e| invalid(format!("invalid s3 configuration for bucket {}: {e}", self.bucket)))
     }
 }
 

@@ -97,14 +97,14 @@ fn keys_and_debug() {
         ("ignore_tls", "maybe"),
         ("signature_version", "v2"),
         ("addressing_style", "sideways"),
-        ("upload_extra_args", r#"{"ACL":"public-read"}"#),
+        ("upload_extra_args", r#"{"ChecksumAlgorithm":"SHA256"}"#),
         ("upload_extra_args", "[1]"),
         ("bucket", "x"),
     ] {
         let e = parse("s3://b", &[(k, v)]).err();
         assert_eq!(e.as_ref().map(|e| e.kind), Some(ErrorKind::CONFIG_INVALID), "{k}={v}");
-        if v.contains("ACL") {
-            assert!(e.map(|e| e.message).unwrap_or_default().contains("ACL"));
+        if v.contains("ChecksumAlgorithm") {
+            assert!(e.map(|e| e.message).unwrap_or_default().contains("ChecksumAlgorithm"));
         }
     }
 }
@@ -121,6 +121,16 @@ fn credentials_are_picked_as_boto3_picks_them() {
     let c = ok(parse_env("s3://b", &[], &env_keys));
     assert_eq!(c.credentials, static_keys("ENVKEY", "envsecret", Some("envtoken")));
     assert_eq!(c.profile, "envprofile");
+    // A key id from the configuration and a secret from the environment pair up.
+    let c = ok(parse_env(
+        "s3://b",
+        &[("access_key_id", "MAPKEY")],
+        &[
+            ("AWS_SECRET_ACCESS_KEY", "envsecret"),
+            ("AWS_SESSION_TOKEN", "envtoken"),
+        ],
+    ));
+    assert_eq!(c.credentials, static_keys("MAPKEY", "envsecret", None));
     // Keys in the configuration win over the environment's.
     let c = ok(parse_env(
         "s3://b",
@@ -197,4 +207,72 @@ fn region_from_settings_then_profile_then_default() {
     assert_eq!(resolve(&[("profile", "work")]).as_deref(), Some("sa-east-1"));
     assert_eq!(resolve(&[("profile", "none")]).as_deref(), Some("us-east-1"));
     assert_eq!(resolve(&[("region", "us-west-2")]).as_deref(), Some("us-west-2"));
+}
+
+#[test]
+fn acl_sse_c_and_expected_owner() {
+    let key = "0123456789abcdef0123456789ABCDEF";
+    let extra =
+        format!(r#"{{"ACL":"bucket-owner-full-control","SSECustomerAlgorithm":"AES256","SSECustomerKey":"{key}"}}"#);
+    let c = ok(parse(
+        "s3://b",
+        &[
+            ("upload_extra_args", extra.as_str()),
+            ("expected_bucket_owner", " 111122223333 "),
+        ],
+    ));
+    assert_eq!(c.acl.as_deref(), Some("bucket-owner-full-control"));
+    assert_eq!(c.sse_customer_key.as_deref(), Some(key));
+    assert_eq!(c.expected_bucket_owner.as_deref(), Some("111122223333"));
+    assert!(!format!("{c:?}").contains(key), "{c:?}");
+    let clients = c.clients().unwrap_or_else(|e| panic!("{e:?}"));
+    let names: Vec<&str> = clients.part_headers.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "x-amz-server-side-encryption-customer-algorithm",
+            "x-amz-server-side-encryption-customer-key",
+            "x-amz-server-side-encryption-customer-key-md5",
+            "x-amz-expected-bucket-owner"
+        ]
+    );
+    // base64 of the raw key, and base64 of its MD5, as boto3 sends them.
+    assert_eq!(
+        clients.part_headers[1].1.as_bytes(),
+        b"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlBQkNERUY="
+    );
+    assert_eq!(clients.part_headers[2].1.as_bytes(), b"V5euSAsQOO0sIBHETfEa4w==");
+    assert!(!format!("{:?}", clients.part_headers).contains("MDEyMzQ1"));
+    let from_env = ok(parse_env("s3://b", &[], &[("MLFLOW_S3_EXPECTED_BUCKET_OWNER", "999")]));
+    assert_eq!(from_env.expected_bucket_owner.as_deref(), Some("999"));
+
+    for (extra, said) in [
+        (r#"{"ACL":"everyone"}"#, "unsupported ACL \"everyone\""),
+        (r#"{"SSECustomerAlgorithm":"AES256"}"#, "go together"),
+        (
+            r#"{"SSECustomerKey":"0123456789abcdef0123456789ABCDEF"}"#,
+            "go together",
+        ),
+        (r#"{"SSECustomerAlgorithm":"AES128","SSECustomerKey":"k"}"#, "AES128"),
+        (
+            r#"{"SSECustomerAlgorithm":"AES256","SSECustomerKey":"short-secret"}"#,
+            "32 bytes",
+        ),
+        (
+            r#"{"SSECustomerAlgorithm":"AES256","SSECustomerKey":"0123456789abcdef0123456789ABCDEF","ServerSideEncryption":"AES256"}"#,
+            "exclude each other",
+        ),
+    ] {
+        let e = parse("s3://b", &[("upload_extra_args", extra)]).err();
+        let e = e.map_or((ErrorKind::UNEXPECTED, String::new()), |e| (e.kind, e.message));
+        assert_eq!(e.0, ErrorKind::CONFIG_INVALID, "{extra}");
+        assert!(e.1.contains(said), "{extra}: {}", e.1);
+        assert!(
+            !e.1.contains("short-secret") && !e.1.contains("0123456789abcdef"),
+            "{}",
+            e.1
+        );
+    }
+    let e = parse("s3://b", &[("expected_bucket_owner", "a b")]).err();
+    assert_eq!(e.map(|e| e.kind), Some(ErrorKind::CONFIG_INVALID));
 }

@@ -352,10 +352,11 @@ impl CredentialProvider for AwsChain {
     }
 }
 
-/// Picks the credentials as boto3 does: keys in the configuration, then a
-/// profile named in the configuration, then keys in the environment, then
-/// the provider chain with `AWS_PROFILE` (or `default`). Returns them with
-/// the profile name.
+/// Picks the credentials as boto3 does: keys (each half from the
+/// configuration, else the environment), except that a profile named in the
+/// configuration wins over keys in the environment; without keys, the
+/// provider chain with the profile (`profile`, `AWS_PROFILE` or `default`).
+/// Returns them with the profile name.
 pub(crate) fn select(config: &mut Config, env: Env<'_>, unsigned: bool) -> Result<(Credentials, String)> {
     let nonempty = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
     let map_key = nonempty(config.take("access_key_id"));
@@ -369,18 +370,19 @@ pub(crate) fn select(config: &mut Config, env: Env<'_>, unsigned: bool) -> Resul
     if unsigned {
         return Ok((Credentials::Anonymous, profile));
     }
-    let (key, secret, token, place) = if map_key.is_some() || map_secret.is_some() || map_token.is_some() {
-        (map_key, map_secret, map_token, "the store's configuration")
-    } else if map_profile.is_some() {
+    if map_profile.is_some() && map_key.is_none() && map_secret.is_none() {
         return Ok((Credentials::Chain, profile));
-    } else {
-        (
-            nonempty(env("AWS_ACCESS_KEY_ID")),
-            nonempty(env("AWS_SECRET_ACCESS_KEY")),
-            nonempty(env("AWS_SESSION_TOKEN")),
-            "the environment",
-        )
+    }
+    // Each half may come from either place (say, the key id in a manifest
+    // and the secret in the environment).
+    // The token belongs with the key id: the environment's only goes with
+    // the environment's key id.
+    let token = match &map_key {
+        Some(_) => map_token,
+        None => map_token.or_else(|| nonempty(env("AWS_SESSION_TOKEN"))),
     };
+    let key = map_key.or_else(|| nonempty(env("AWS_ACCESS_KEY_ID")));
+    let secret = map_secret.or_else(|| nonempty(env("AWS_SECRET_ACCESS_KEY")));
     let credentials = match (key, secret) {
         (Some(access_key_id), Some(secret_access_key)) => Credentials::Static {
             access_key_id: access_key_id.trim().to_owned(),
@@ -390,16 +392,16 @@ pub(crate) fn select(config: &mut Config, env: Env<'_>, unsigned: bool) -> Resul
         // A session token alone is ignored, as boto3 does.
         (None, None) => Credentials::Chain,
         (Some(_), None) => {
-            return Err(invalid(format!(
-                "access_key_id (AWS_ACCESS_KEY_ID) is set in {place} but secret_access_key \
-                 (AWS_SECRET_ACCESS_KEY) is not: set both, or neither to use a profile"
-            )));
+            return Err(invalid(
+                "access_key_id (AWS_ACCESS_KEY_ID) is set but secret_access_key (AWS_SECRET_ACCESS_KEY) \
+                 is not, in the store's configuration or the environment: set both, or neither to use a profile",
+            ));
         }
         (None, Some(_)) => {
-            return Err(invalid(format!(
-                "secret_access_key (AWS_SECRET_ACCESS_KEY) is set in {place} but access_key_id \
-                 (AWS_ACCESS_KEY_ID) is not: set both, or neither to use a profile"
-            )));
+            return Err(invalid(
+                "secret_access_key (AWS_SECRET_ACCESS_KEY) is set but access_key_id (AWS_ACCESS_KEY_ID) \
+                 is not, in the store's configuration or the environment: set both, or neither to use a profile",
+            ));
         }
     };
     Ok((credentials, profile))

@@ -39,7 +39,8 @@
 //! | `signature_version` | `MLFLOW_EXPERIMENTAL_S3_SIGNATURE_VERSION` | `s3v4` | `unsigned`: anonymous requests. |
 //! | `addressing_style` | `MLFLOW_BOTO_CLIENT_ADDRESSING_STYLE` | `auto` | `path`, `virtual`, or `auto` (path with a custom endpoint, virtual on AWS). |
 //! | `multipart_chunk_size` | `MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE` | 8 MiB | Part size of large writes, 5 MiB to 5 GiB; a write up to this size is a single `PUT`. |
-//! | `upload_extra_args` | `MLFLOW_S3_UPLOAD_EXTRA_ARGS` | none | JSON object: `ServerSideEncryption` (`AES256`, `aws:kms`, `aws:kms:dsse`), `SSEKMSKeyId`, `ContentType`, `CacheControl`, `ContentEncoding`, `ContentDisposition`, `ContentLanguage`, `StorageClass`, `Metadata` (object of strings). Any other key is refused by name. |
+//! | `upload_extra_args` | `MLFLOW_S3_UPLOAD_EXTRA_ARGS` | none | JSON object of boto3 `ExtraArgs` names: `ServerSideEncryption` (`AES256`, `aws:kms`, `aws:kms:dsse`), `SSEKMSKeyId`, `ACL` (a canned ACL: `private`, `public-read`, `public-read-write`, `authenticated-read`, `aws-exec-read`, `bucket-owner-read`, `bucket-owner-full-control`; sent as `x-amz-acl` on `PutObject` and `CreateMultipartUpload`), `SSECustomerAlgorithm` (`AES256`) with `SSECustomerKey` (the 32-byte key given raw, as boto3 takes it; sent base64 with its MD5 on every write, part upload, read and `HEAD`, and handed to clients of presigned part uploads), `ContentType`, `CacheControl`, `ContentEncoding`, `ContentDisposition`, `ContentLanguage`, `StorageClass`, `Metadata` (object of strings). Any other key is refused by name. |
+//! | `expected_bucket_owner` | `MLFLOW_S3_EXPECTED_BUCKET_OWNER` | none | Account id the bucket must belong to: `x-amz-expected-bucket-owner` on every request (signed) and on presigned part uploads. |
 //!
 //! Any other configuration key is refused by name.
 //!
@@ -62,8 +63,18 @@
 //! ## Capabilities
 //!
 //! Everything but empty directories. Multipart uploads hand out presigned
-//! `UploadPart` URLs (valid one hour) for the client to `PUT` parts to.
+//! `UploadPart` URLs (valid one hour) for the client to `PUT` parts to,
+//! with the headers the client must send (SSE-C, expected bucket owner),
+//! which the signature covers. (MLflow itself refuses presigned transfers
+//! when `SSECustomerKey` is set, since the key then goes to the client.)
+//!
+//! ## Headers object_store cannot send
+//!
+//! `x-amz-acl` and `x-amz-expected-bucket-owner` are added by a thin HTTP
+//! layer under object_store's client (`transport.rs`), which signs a request
+//! again after adding them: S3 requires `x-amz-*` headers to be signed.
 
+mod client;
 mod config;
 mod creds;
 mod error;
@@ -71,10 +82,15 @@ mod extra_args;
 mod lister;
 mod reader;
 mod store;
+mod transport;
 mod writer;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_fake;
+#[cfg(test)]
+mod tests_server;
 
 pub use config::S3Config;
 pub use creds::Credentials;

@@ -15,7 +15,7 @@ use object_store::aws::AmazonS3;
 use object_store::list::{PaginatedListOptions, PaginatedListStore};
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path;
-use object_store::signer::{Method, SignedUrlOptions, Signer};
+use object_store::signer::{HeaderName, HeaderValue, Method, SignedUrlOptions, Signer};
 use object_store::{Attributes, ObjectStore, ObjectStoreExt, PutMultipartOptions};
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,15 +40,18 @@ pub(crate) struct Shared {
     pub(crate) prefix: String,
     pub(crate) part_size: usize,
     pub(crate) attributes: Attributes,
+    /// Headers a presigned part upload must carry (SSE-C, expected owner).
+    pub(crate) part_headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl S3Store {
     /// Builds the client; nothing is sent until the first operation.
     pub fn open(config: S3Config) -> Result<Self> {
-        let client = config.build()?;
+        let clients = config.clients()?;
         Ok(Self {
             shared: Arc::new(Shared {
-                client,
+                client: clients.s3,
+                part_headers: clients.part_headers,
                 attributes: config.object_attributes(),
                 bucket: config.bucket,
                 prefix: config.prefix,
@@ -195,10 +198,25 @@ impl Shared {
             .create_multipart_opts(&location, opts)
             .await
             .map_err(|e| self.error("start a multipart upload of", &key, e))?;
+        // The client must send these headers with each part; the signature
+        // covers them, so they cannot be dropped or changed.
+        let headers: Vec<(String, String)> = self
+            .part_headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
         let mut parts = Vec::with_capacity(num_parts as usize);
         for part_number in 1..=num_parts {
-            let opts = SignedUrlOptions::default()
+            let mut opts = SignedUrlOptions::default()
                 .with_query([("partNumber", part_number.to_string()), ("uploadId", upload_id.clone())]);
+            for (k, v) in &self.part_headers {
+                opts = opts.with_signed_header(k.clone(), v.clone());
+            }
             let signed = self
                 .client
                 .signed_url_opts(Method::PUT, &location, PRESIGN_EXPIRY, &opts)
@@ -214,7 +232,7 @@ impl Shared {
             parts.push(PresignedPart {
                 part_number,
                 url: url.to_string(),
-                headers: Vec::new(),
+                headers: headers.clone(),
             });
         }
         Ok(MultipartUpload { upload_id, parts })
