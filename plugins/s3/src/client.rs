@@ -124,6 +124,7 @@ impl S3Config {
             }
         }
         let mut transport = Transport {
+            timeout: self.timeout,
             signer: provider.map(|credentials| Signer {
                 credentials,
                 region: region.clone(),

@@ -12,9 +12,12 @@ use arca_core::{Config, Error, ErrorKind, Result};
 use object_store::path::Path;
 use object_store::{Attribute, AttributeValue, Attributes};
 use std::fmt;
+use std::time::Duration;
 
 /// The region when none is set anywhere (boto3's).
 pub const DEFAULT_REGION: &str = "us-east-1";
+/// The longest idle timeout accepted (a week: beyond that, unset it).
+pub const MAX_TIMEOUT_SECS: f64 = 604_800.0;
 /// The default part size of large writes (8 MiB, as boto3's).
 pub const DEFAULT_PART_SIZE: usize = 8 << 20;
 /// The smallest part S3 accepts (every part but the last).
@@ -73,6 +76,8 @@ pub struct S3Config {
     pub sse_customer_key: Option<String>,
     /// The account that must own the bucket (`x-amz-expected-bucket-owner`).
     pub expected_bucket_owner: Option<String>,
+    /// The idle timeout of requests (see `transport`).
+    pub timeout: Option<Duration>,
 }
 
 impl fmt::Debug for S3Config {
@@ -100,6 +105,7 @@ impl fmt::Debug for S3Config {
                 &self.sse_customer_key.as_ref().map(|_| "<redacted>"),
             )
             .field("expected_bucket_owner", &self.expected_bucket_owner)
+            .field("timeout", &self.timeout)
             .finish()
     }
 }
@@ -225,6 +231,18 @@ impl S3Config {
                 "expected_bucket_owner (MLFLOW_S3_EXPECTED_BUCKET_OWNER) must be an account id, got {owner:?}"
             )));
         }
+        let timeout = match take(&mut config, "timeout", &["MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT"]) {
+            None => None,
+            Some(v) => match v.trim().parse::<f64>() {
+                Ok(secs) if secs > 0.0 && secs <= MAX_TIMEOUT_SECS => Some(Duration::from_secs_f64(secs)),
+                _ => {
+                    return Err(invalid(format!(
+                        "timeout (MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT) must be a number of seconds above 0 \
+                         and at most {MAX_TIMEOUT_SECS}, got {v:?}"
+                    )));
+                }
+            },
+        };
         let (credentials, profile) = crate::creds::select(&mut config, env, unsigned)?;
         config.finish()?;
         Ok(Self {
@@ -245,6 +263,7 @@ impl S3Config {
             acl: extra.acl,
             sse_customer_key: extra.sse_customer_key,
             expected_bucket_owner,
+            timeout,
         })
     }
 

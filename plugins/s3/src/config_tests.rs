@@ -276,3 +276,22 @@ fn acl_sse_c_and_expected_owner() {
     let e = parse("s3://b", &[("expected_bucket_owner", "a b")]).err();
     assert_eq!(e.map(|e| e.kind), Some(ErrorKind::CONFIG_INVALID));
 }
+
+#[test]
+fn timeout_is_seconds() {
+    let c = ok(parse_env(
+        "s3://b",
+        &[],
+        &[("MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT", "90")],
+    ));
+    assert_eq!(c.timeout, Some(std::time::Duration::from_secs(90)));
+    let c = ok(parse("s3://b", &[("timeout", "0.5")]));
+    assert_eq!(c.timeout, Some(std::time::Duration::from_millis(500)));
+    assert_eq!(ok(parse("s3://b", &[])).timeout, None);
+    for bad in ["0", "-1", "ten", "1e9", "NaN", "inf", ""] {
+        let e = parse("s3://b", &[("timeout", bad)]).err();
+        let e = e.map_or((ErrorKind::UNEXPECTED, String::new()), |e| (e.kind, e.message));
+        assert_eq!(e.0, ErrorKind::CONFIG_INVALID, "{bad:?}");
+        assert!(e.1.contains("MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT"), "{}", e.1);
+    }
+}

@@ -1,15 +1,16 @@
 //! Tests against a fake S3 server on 127.0.0.1 that records each request
-//! and answers from a script: what the plugin sends (headers, signatures),
-//! which a real server does not show.
+//! and answers from a script: what the plugin sends (headers, signatures)
+//! and how it behaves when the server stalls, which a real server cannot
+//! be made to show.
 
 use crate::{S3Config, S3Store};
-use arca_core::{ArtifactPath, Config, FfiBuf, Reader, Store, Writer};
+use arca_core::{ArtifactPath, Config, ErrorKind, FfiBuf, Reader, Store, Writer};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// One request as received: the request line and the headers (names in
 /// lower case).
@@ -39,6 +40,12 @@ impl Seen {
 pub(crate) enum Script {
     /// Plausible successful answers.
     Answer,
+    /// Reads the request and never answers.
+    Silent,
+    /// Answers a GET with headers and half the body, then goes silent.
+    StallBody,
+    /// Answers a GET with its body one byte every 300 ms.
+    Trickle,
 }
 
 pub(crate) struct Fake {
@@ -141,6 +148,12 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>, script: Script) {
             });
         }
         let reply: Vec<u8> = match (script, method.as_str()) {
+            (Script::Silent, _) => {
+                // Holds the connection open without a word until the client gives up.
+                let mut sink = [0u8; 1];
+                let _ = reader.read(&mut sink);
+                return;
+            }
             (_, "PUT") => b"HTTP/1.1 200 OK\r\nETag: \"e\"\r\nContent-Length: 0\r\n\r\n".to_vec(),
             (_, "HEAD") => format!(
                 "HTTP/1.1 200 OK\r\nETag: \"e\"\r\nLast-Modified: Tue, 01 Dec 2026 00:00:00 GMT\r\n\
@@ -156,6 +169,35 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>, script: Script) {
                     xml.len()
                 )
                 .into_bytes()
+            }
+            (Script::StallBody, "GET") => {
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nETag: \"e\"\r\nLast-Modified: Tue, 01 Dec 2026 00:00:00 GMT\r\n\
+                     Content-Length: {}\r\n\r\n",
+                    BODY.len()
+                );
+                let _ = out.write_all(head.as_bytes());
+                let _ = out.write_all(&BODY[..BODY.len() / 2]);
+                let _ = out.flush();
+                let mut sink = [0u8; 1];
+                let _ = reader.read(&mut sink);
+                return;
+            }
+            (Script::Trickle, "GET") => {
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nETag: \"e\"\r\nLast-Modified: Tue, 01 Dec 2026 00:00:00 GMT\r\n\
+                     Content-Length: {}\r\n\r\n",
+                    BODY.len()
+                );
+                let _ = out.write_all(head.as_bytes());
+                for b in BODY {
+                    // The pace is what is tested, not a wait for anything.
+                    std::thread::sleep(Duration::from_millis(300));
+                    if out.write_all(&[*b]).and_then(|()| out.flush()).is_err() {
+                        return;
+                    }
+                }
+                continue;
             }
             (_, "GET") => {
                 let mut r = format!(
@@ -271,4 +313,55 @@ fn sse_c_headers_go_on_writes_reads_and_heads() {
         assert_eq!(s.header("x-amz-server-side-encryption-customer-key"), Some(b64));
         assert!(s.header("x-amz-server-side-encryption-customer-key-md5").is_some());
     }
+}
+
+#[test]
+fn a_silent_server_times_out_and_a_stalled_body_fails() {
+    let fake = Fake::start(Script::Silent);
+    let s = store(&fake, &[("timeout", "1")]);
+    let started = Instant::now();
+    let e = run(async move { s.stat(&p("a.txt")).await.err() });
+    let e = e.unwrap_or_else(|| panic!("a silent server answered"));
+    assert_eq!((e.kind, e.temporary), (ErrorKind::TIMEOUT, true), "{e:?}");
+    assert!(e.message.contains("MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT"), "{e:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
+
+    let fake = Fake::start(Script::StallBody);
+    let s = store(&fake, &[("timeout", "1")]);
+    let started = Instant::now();
+    let e = run(async move {
+        let mut r = s.read(&p("a.txt"), None).await?;
+        while r.next_chunk().await?.is_some() {}
+        Ok::<(), arca_core::Error>(())
+    })
+    .err();
+    let e = e.unwrap_or_else(|| panic!("a stalled body was read to its end"));
+    assert_eq!(e.kind, ErrorKind::TIMEOUT, "{e:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_slow_but_moving_download_outlasts_the_timeout() {
+    let fake = Fake::start(Script::Trickle);
+    let s = store(&fake, &[("timeout", "1")]);
+    let started = Instant::now();
+    let got = run(async move {
+        let mut r = s.read(&p("a.txt"), None).await?;
+        let mut out = Vec::new();
+        while let Some(c) = r.next_chunk().await? {
+            out.extend_from_slice(c.as_bytes());
+        }
+        Ok::<_, arca_core::Error>(out)
+    })
+    .unwrap_or_else(|e| panic!("a moving download was cut: {e:?}"));
+    assert_eq!(got, BODY);
+    assert!(started.elapsed() > Duration::from_secs(2), "the body was not trickled");
 }
