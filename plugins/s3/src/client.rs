@@ -1,14 +1,17 @@
 //! Turns an [`S3Config`] into the clients a store uses: object_store's S3
-//! client and the headers a presigned part upload must carry.
+//! client, the [`Raw`] one for keys object_store cannot name, and the
+//! headers a presigned part upload must carry.
 
 use crate::config::{DEFAULT_REGION, S3Config, invalid};
 use crate::creds::{AwsChain, Credentials};
+use crate::raw::Raw;
 use crate::transport::{EXPECTED_OWNER, Signer, Transport};
 use arca_core::Result;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use md5::{Digest as _, Md5};
 use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey, AwsCredential, AwsCredentialProvider};
+use object_store::client::HttpConnector as _;
 use object_store::signer::{HeaderName, HeaderValue};
 use object_store::{Certificate, ClientOptions, RetryConfig, StaticCredentialProvider};
 use std::sync::Arc;
@@ -18,6 +21,7 @@ use std::time::Duration;
 #[derive(Debug)]
 pub(crate) struct Clients {
     pub(crate) s3: AmazonS3,
+    pub(crate) raw: Raw,
     /// Headers a presigned `UploadPart` request must carry (and that its
     /// signature covers): the SSE-C key and the expected bucket owner.
     pub(crate) part_headers: Vec<(HeaderName, HeaderValue)>,
@@ -41,7 +45,8 @@ impl S3Config {
             // set, idle time: see `transport`).
             .with_timeout_disabled()
             .with_connect_timeout(Duration::from_secs(10))
-            .with_allow_invalid_certificates(self.ignore_tls);
+            .with_allow_invalid_certificates(self.ignore_tls)
+            .with_allow_http(self.endpoint.as_ref().is_some_and(|e| e.starts_with("http://")));
         if let Some(path) = &self.ca_bundle {
             let pem = std::fs::read(path)
                 .map_err(|e| invalid(format!("cannot read ca_bundle (AWS_CA_BUNDLE) {path}: {e}")))?;
@@ -63,16 +68,25 @@ impl S3Config {
                 max_retries: 0,
                 ..RetryConfig::default()
             })
-            .with_client_options(options);
-        if let Some(endpoint) = &self.endpoint {
-            b = b.with_allow_http(endpoint.starts_with("http://"));
-            // object_store expects a virtual-hosted endpoint to name the bucket.
-            let endpoint = match endpoint.split_once("://") {
-                Some((scheme, host)) if virtual_hosted => format!("{scheme}://{bucket}.{host}"),
-                _ => endpoint.clone(),
-            };
-            b = b.with_endpoint(&endpoint);
-        }
+            .with_client_options(options.clone());
+        // The URL that names the bucket, as object_store builds it.
+        let bucket_url = match &self.endpoint {
+            Some(endpoint) => {
+                // object_store expects a virtual-hosted endpoint to name the bucket.
+                let endpoint = match endpoint.split_once("://") {
+                    Some((scheme, host)) if virtual_hosted => format!("{scheme}://{bucket}.{host}"),
+                    _ => endpoint.clone(),
+                };
+                b = b.with_endpoint(&endpoint);
+                if virtual_hosted {
+                    endpoint
+                } else {
+                    format!("{endpoint}/{bucket}")
+                }
+            }
+            None if virtual_hosted => format!("https://{bucket}.s3.{region}.amazonaws.com"),
+            None => format!("https://s3.{region}.amazonaws.com/{bucket}"),
+        };
         let provider: Option<AwsCredentialProvider> = match &self.credentials {
             Credentials::Static {
                 access_key_id,
@@ -139,6 +153,9 @@ impl S3Config {
         if let Some(acl) = &self.acl {
             transport.acl = Some(header("upload_extra_args (MLFLOW_S3_UPLOAD_EXTRA_ARGS) ACL", acl)?);
         }
+        let raw_client = transport
+            .connect(&options)
+            .map_err(|e| invalid(format!("invalid s3 configuration for bucket {bucket}: {e}")))?;
         if transport.is_needed() {
             b = b.with_http_connector(transport.clone());
         }
@@ -146,6 +163,15 @@ impl S3Config {
         let s3 = b
             .build()
             .map_err(|e| invalid(format!("invalid s3 configuration for bucket {bucket}: {e}")))?;
-        Ok(Clients { s3, part_headers })
+        Ok(Clients {
+            s3,
+            raw: Raw {
+                client: raw_client,
+                bucket_url,
+                bucket: bucket.clone(),
+                signer: transport.signer,
+            },
+            part_headers,
+        })
     }
 }

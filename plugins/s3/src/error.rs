@@ -16,6 +16,13 @@ pub(crate) fn s3_error(action: &str, bucket: &str, key: &str, e: object_store::E
     classify(action, bucket, key, status, code, Some(&e), &e.to_string())
 }
 
+/// The error of a response with `status` and `body` (an S3 XML error or
+/// nothing) to a request made outside object_store.
+pub(crate) fn status_error(action: &str, bucket: &str, key: &str, status: u16, body: &str) -> Error {
+    let text = format!("status {status}: {}", body.trim());
+    classify(action, bucket, key, Some(status), xml_code(body), None, &text)
+}
+
 fn classify(
     action: &str,
     bucket: &str,

@@ -69,6 +69,15 @@
 //! which the signature covers. (MLflow itself refuses presigned transfers
 //! when `SSECustomerKey` is set, since the key then goes to the client.)
 //!
+//! ## Directory markers
+//!
+//! A zero-byte key ending in `/` (what the S3 console's "create folder"
+//! makes) is a directory, never a file: listings skip it and show the
+//! directory once, `stat` says directory (even when the marker is all there
+//! is under it), and deleting a directory deletes its markers too. The keys
+//! to delete are listed as stored (object_store drops the trailing `/`) by
+//! `raw.rs`, which also deletes the keys object_store cannot name.
+//!
 //! ## Headers object_store cannot send
 //!
 //! `x-amz-acl` and `x-amz-expected-bucket-owner` are added by a thin HTTP
@@ -81,6 +90,7 @@ mod creds;
 mod error;
 mod extra_args;
 mod lister;
+mod raw;
 mod reader;
 mod store;
 mod transport;

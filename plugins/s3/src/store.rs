@@ -4,13 +4,14 @@
 use crate::config::S3Config;
 use crate::error::s3_error;
 use crate::lister;
+use crate::raw::Raw;
 use crate::reader::{self, S3Reader};
 use crate::writer::{self, S3Writer};
 use arca_core::{
     ArtifactPath, ByteRange, CompletedPart, Error, ErrorKind, FileInfo, ListPage, MultipartUpload, PresignedPart,
     Result, Store,
 };
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 use object_store::aws::AmazonS3;
 use object_store::list::{PaginatedListOptions, PaginatedListStore};
 use object_store::multipart::{MultipartStore, PartId};
@@ -22,6 +23,8 @@ use std::time::Duration;
 
 /// How long a presigned part URL stays valid (boto3's default).
 const PRESIGN_EXPIRY: Duration = Duration::from_secs(3600);
+/// The most listing pages one delete goes through.
+const MAX_DELETE_PAGES: usize = 10_000;
 /// The most parts S3 accepts in one upload.
 const MAX_PARTS: u32 = 10_000;
 
@@ -35,6 +38,8 @@ pub struct S3Store {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) client: AmazonS3,
+    /// Requests on exact keys (directory markers).
+    pub(crate) raw: Raw,
     pub(crate) bucket: String,
     /// The root prefix, without slashes at either end.
     pub(crate) prefix: String,
@@ -51,6 +56,7 @@ impl S3Store {
         Ok(Self {
             shared: Arc::new(Shared {
                 client: clients.s3,
+                raw: clients.raw,
                 part_headers: clients.part_headers,
                 attributes: config.object_attributes(),
                 bucket: config.bucket,
@@ -149,7 +155,8 @@ impl Shared {
     }
 
     /// Deletes the key of `path` and every key under `path/` (never keys that
-    /// merely start with the same string).
+    /// merely start with the same string), directory markers (`dir/` keys)
+    /// included.
     async fn delete(&self, path: &ArtifactPath) -> Result<()> {
         let key = self.key(path);
         if !path.is_root() {
@@ -158,21 +165,44 @@ impl Shared {
                 Err(e) => return Err(self.error("delete", &key, e)),
             }
         }
-        // `list` adds the delimiter itself, so `run1` never reaches `run10/`.
-        let prefix = if key.is_empty() {
-            None
-        } else {
-            Some(self.location(&key)?)
-        };
-        let locations = self.client.list(prefix.as_ref()).map_ok(|meta| meta.location).boxed();
-        let mut deleted = self.client.delete_stream(locations);
-        while let Some(r) = deleted.next().await {
-            match r {
-                Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(self.error("delete", &key, e)),
+        // The prefix ends with `/`, so `run1` never reaches `run10/`. The
+        // listing gives keys exactly as stored: object_store's own drops the
+        // `/` of a marker, which then could not be deleted.
+        let prefix = self.dir_prefix(path);
+        let mut token: Option<String> = None;
+        // At most 10,000 pages of 1,000 keys per call; the host can call again.
+        for _ in 0..MAX_DELETE_PAGES {
+            let (keys, next) = self.raw.page(&prefix, token.as_deref()).await?;
+            let (mut plain, mut odd) = (Vec::new(), Vec::new());
+            for k in keys {
+                match Path::parse(&k) {
+                    Ok(location) if location.as_ref() == k => plain.push(Ok(location)),
+                    _ => odd.push(k),
+                }
+            }
+            let mut deleted = self.client.delete_stream(futures_util::stream::iter(plain).boxed());
+            while let Some(r) = deleted.next().await {
+                match r {
+                    Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(self.error("delete", &key, e)),
+                }
+            }
+            for k in &odd {
+                self.raw.delete(k).await?;
+            }
+            match next {
+                Some(t) => token = Some(t),
+                None => return Ok(()),
             }
         }
-        Ok(())
+        Err(Error::new(
+            ErrorKind::UNAVAILABLE,
+            format!(
+                "s3://{}/{prefix} still had keys after {MAX_DELETE_PAGES} pages; delete it again",
+                self.bucket
+            ),
+        )
+        .temporary())
     }
 
     async fn multipart_create(&self, path: &ArtifactPath, num_parts: u32) -> Result<MultipartUpload> {

@@ -1,7 +1,7 @@
 //! More tests against the real S3 server (see `tests.rs` for how it is
-//! found): canned ACLs, SSE-C and the expected bucket owner, each checked
-//! by what the server does, through requests made with curl rather than
-//! through the plugin.
+//! found): canned ACLs, SSE-C, the expected bucket owner and directory
+//! markers, each checked by what the server does, through requests made
+//! with curl rather than through the plugin.
 
 use crate::S3Store;
 use crate::tests::{block_on, content, curl_put_with, ok, open, p, read_all, server_uri};
@@ -69,6 +69,27 @@ impl Target {
         out.ok()
             .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
             .unwrap_or(0)
+    }
+
+    /// Every key under `prefix` (a full key prefix), as the server lists it.
+    fn keys(&self, prefix: &str) -> Vec<String> {
+        let enc: String = prefix
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let (status, body) = self.signed(
+            "GET",
+            &format!("{}/{}?list-type=2&prefix={enc}", self.endpoint, self.bucket),
+        );
+        assert_eq!(status, 200, "{body}");
+        body.split("<Key>")
+            .skip(1)
+            .filter_map(|s| s.split("</Key>").next())
+            .map(str::to_owned)
+            .collect()
     }
 }
 
@@ -249,4 +270,54 @@ fn an_expected_bucket_owner_rides_along_on_every_operation() {
             Some(ErrorKind::NOT_FOUND)
         );
     });
+}
+
+#[test]
+fn directory_markers_are_directories_and_leave_with_them() {
+    let Some(uri) = server_uri("markers") else {
+        eprintln!("no s3 test server (run `cargo xtask test`); skipped");
+        return;
+    };
+    let t = target(&uri);
+    let store = ok(open(&uri, &[]));
+    block_on(async {
+        write(&store, "run1/a.txt", b"a").await;
+        write(&store, "run1/sub/b.txt", b"b").await;
+        write(&store, "run10/c.txt", b"c").await;
+    });
+    // Zero-byte `dir/` keys, as the S3 console's "create folder" makes.
+    for dir in ["", "run1/", "run1/sub/", "run1/empty/", "run10/"] {
+        let (status, body) = t.signed("PUT", &t.url(&format!("{}/{dir}", t.prefix)));
+        assert_eq!(status, 200, "marker {dir}: {body}");
+    }
+    block_on(async {
+        let list = |path: &'static str| {
+            let store = store.clone();
+            async move {
+                let path = if path.is_empty() { ArtifactPath::root() } else { p(path) };
+                let page = ok(store.list(&path, None, 100).await);
+                page.entries.into_iter().map(|e| (e.path, e.is_dir)).collect::<Vec<_>>()
+            }
+        };
+        let s = |v: &[(&str, bool)]| v.iter().map(|(n, d)| ((*n).to_owned(), *d)).collect::<Vec<_>>();
+        assert_eq!(list("").await, s(&[("run1", true), ("run10", true)]));
+        assert_eq!(
+            list("run1").await,
+            s(&[("a.txt", false), ("empty", true), ("sub", true)])
+        );
+        assert_eq!(list("run1/empty").await, s(&[]));
+        for dir in ["run1", "run1/empty", "run1/sub"] {
+            assert!(ok(store.stat(&p(dir)).await).is_dir, "{dir}");
+        }
+        ok(store.delete(&p("run1")).await);
+    });
+    let left = t.keys(&format!("{}/", t.prefix));
+    let root = format!("{}/", t.prefix);
+    assert_eq!(
+        left,
+        [root.clone(), format!("{root}run10/"), format!("{root}run10/c.txt")],
+        "deleting run1 left or took the wrong keys"
+    );
+    block_on(async { ok(store.delete(&ArtifactPath::root()).await) });
+    assert_eq!(t.keys(&root), Vec::<String>::new(), "the root's marker survived");
 }
