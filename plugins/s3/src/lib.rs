@@ -47,9 +47,10 @@
 //!
 //! ## Credentials
 //!
-//! As boto3 finds them: keys in the configuration; else a `profile` named in
-//! the configuration; else keys in the environment; else the AWS credential
-//! chain (aws-config's providers): the profile (`profile`, `AWS_PROFILE` or
+//! As boto3 finds them: keys (each half from the configuration, else the
+//! environment), except that a `profile` named in the configuration wins
+//! over keys in the environment; without keys, the AWS credential chain
+//! (aws-config's providers): the profile (`profile`, `AWS_PROFILE` or
 //! `default`) in `~/.aws/credentials` and `~/.aws/config` (or
 //! `AWS_SHARED_CREDENTIALS_FILE` / `AWS_CONFIG_FILE`), including SSO,
 //! `role_arn` and `credential_process` profiles; a web identity token
@@ -60,6 +61,8 @@
 //! answer is cached until 5 minutes before it expires. When nothing gives
 //! credentials, requests fail as unauthenticated with a message that lists
 //! where the chain looked. `signature_version=unsigned` needs no credentials.
+//! The chain's own HTTPS calls (STS, SSO) use the system's root
+//! certificates: `ca_bundle` and `ignore_tls` apply to the S3 endpoint only.
 //!
 //! ## Capabilities
 //!
