@@ -6,14 +6,18 @@
 //! environment variable MLflow reads for the same setting, so a server set up
 //! for MLflow works unchanged.
 
+use crate::creds::{Credentials, ProfileFiles};
 use crate::extra_args::ExtraArgs;
 use arca_core::{Config, Error, ErrorKind, Result};
-use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path;
-use object_store::{Attribute, AttributeValue, Attributes, Certificate, ClientOptions, RetryConfig};
+use object_store::{Attribute, AttributeValue, Attributes};
 use std::fmt;
 use std::time::Duration;
 
+/// The region when none is set anywhere (boto3's).
+pub const DEFAULT_REGION: &str = "us-east-1";
+/// The longest idle timeout accepted (a week: beyond that, unset it).
+pub const MAX_TIMEOUT_SECS: f64 = 604_800.0;
 /// The default part size of large writes (8 MiB, as boto3's).
 pub const DEFAULT_PART_SIZE: usize = 8 << 20;
 /// The smallest part S3 accepts (every part but the last).
@@ -33,7 +37,7 @@ pub enum AddressingStyle {
 }
 
 /// A parsed store configuration. `Debug` leaves out the secrets.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct S3Config {
     /// The bucket, from the URI.
     pub bucket: String,
@@ -42,16 +46,21 @@ pub struct S3Config {
     pub prefix: String,
     /// A custom endpoint (`scheme://host[:port]`), if any.
     pub endpoint: Option<String>,
-    pub access_key_id: Option<String>,
-    pub secret_access_key: Option<String>,
-    pub session_token: Option<String>,
-    pub region: String,
+    /// How requests are signed.
+    pub credentials: Credentials,
+    /// The AWS profile: `profile`, else `AWS_PROFILE`, else `default`. It
+    /// gives the credentials when no keys are set, and the region when none
+    /// is set.
+    pub profile: String,
+    /// The signing region, if set (`region`, `AWS_REGION`,
+    /// `AWS_DEFAULT_REGION`); see [`S3Config::region`].
+    pub region: Option<String>,
+    /// The profile files read (the default ones outside tests).
+    pub(crate) profile_files: ProfileFiles,
     /// Accept any TLS certificate.
     pub ignore_tls: bool,
     /// A PEM file of extra root certificates.
     pub ca_bundle: Option<String>,
-    /// Send requests unsigned (anonymous access).
-    pub unsigned: bool,
     pub addressing_style: AddressingStyle,
     /// The part size of large writes.
     pub part_size: usize,
@@ -61,22 +70,27 @@ pub struct S3Config {
     pub sse_kms_key_id: Option<String>,
     /// Attributes set on every object written (content type, metadata, …).
     pub attributes: Vec<(String, String)>,
+    /// The canned ACL of written objects (`x-amz-acl`).
+    pub acl: Option<String>,
+    /// The SSE-C key, raw (32 bytes). A secret.
+    pub sse_customer_key: Option<String>,
+    /// The account that must own the bucket (`x-amz-expected-bucket-owner`).
+    pub expected_bucket_owner: Option<String>,
+    /// The idle timeout of requests (see `transport`).
+    pub timeout: Option<Duration>,
 }
 
 impl fmt::Debug for S3Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let set = |v: &Option<String>| if v.is_some() { "<redacted>" } else { "<unset>" };
         f.debug_struct("S3Config")
             .field("bucket", &self.bucket)
             .field("prefix", &self.prefix)
             .field("endpoint", &self.endpoint)
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &set(&self.secret_access_key))
-            .field("session_token", &set(&self.session_token))
+            .field("credentials", &self.credentials)
+            .field("profile", &self.profile)
             .field("region", &self.region)
             .field("ignore_tls", &self.ignore_tls)
             .field("ca_bundle", &self.ca_bundle)
-            .field("unsigned", &self.unsigned)
             .field("addressing_style", &self.addressing_style)
             .field("part_size", &self.part_size)
             .field("sse", &self.sse)
@@ -85,6 +99,13 @@ impl fmt::Debug for S3Config {
                 "attributes",
                 &self.attributes.iter().map(|(k, _)| k).collect::<Vec<_>>(),
             )
+            .field("acl", &self.acl)
+            .field(
+                "sse_customer_key",
+                &self.sse_customer_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("expected_bucket_owner", &self.expected_bucket_owner)
+            .field("timeout", &self.timeout)
             .finish()
     }
 }
@@ -93,14 +114,22 @@ pub(crate) fn invalid(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::CONFIG_INVALID, message)
 }
 
+/// Where environment variables are read from (the process environment, or
+/// a fixed set in tests).
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment, without empty values.
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
 /// Reads one setting: the key from the map, else the first environment
 /// variable that is set and not empty.
-fn take(config: &mut Config, key: &str, envs: &[&str]) -> Option<String> {
+fn take(config: &mut Config, env: Env<'_>, key: &str, envs: &[&str]) -> Option<String> {
     if let Some(v) = config.take(key) {
         return Some(v);
     }
-    envs.iter()
-        .find_map(|e| std::env::var(e).ok().filter(|v| !v.trim().is_empty()))
+    envs.iter().find_map(|e| env(e).filter(|v| !v.trim().is_empty()))
 }
 
 fn parse_bool(key: &str, v: &str) -> Result<bool> {
@@ -114,17 +143,20 @@ fn parse_bool(key: &str, v: &str) -> Result<bool> {
 impl S3Config {
     /// Parses `uri` (`s3://bucket/prefix`) and takes this plugin's keys from
     /// `config` (falling back to the environment), refusing any key left over.
-    pub fn parse(uri: &str, mut config: Config) -> Result<Self> {
+    pub fn parse(uri: &str, config: Config) -> Result<Self> {
+        Self::parse_with_env(uri, config, &process_env)
+    }
+
+    /// [`S3Config::parse`] with the environment read through `env`.
+    pub fn parse_with_env(uri: &str, mut config: Config, env: Env<'_>) -> Result<Self> {
         let (bucket, prefix) = split_uri(uri)?;
+        let take = |config: &mut Config, key: &str, envs: &[&str]| take(config, env, key, envs);
         let endpoint = take(&mut config, "endpoint_url", &["MLFLOW_S3_ENDPOINT_URL"])
             .map(|e| check_endpoint(&e))
             .transpose()?;
-        let access_key_id = take(&mut config, "access_key_id", &["AWS_ACCESS_KEY_ID"]);
-        let secret_access_key = take(&mut config, "secret_access_key", &["AWS_SECRET_ACCESS_KEY"]);
-        let session_token = take(&mut config, "session_token", &["AWS_SESSION_TOKEN"]);
         let region = take(&mut config, "region", &["AWS_REGION", "AWS_DEFAULT_REGION"])
             .map(|r| r.trim().to_owned())
-            .unwrap_or_else(|| "us-east-1".to_owned());
+            .filter(|r| !r.is_empty());
         let ignore_tls = match take(&mut config, "ignore_tls", &["MLFLOW_S3_IGNORE_TLS"]) {
             Some(v) => parse_bool("ignore_tls (MLFLOW_S3_IGNORE_TLS)", &v)?,
             None => false,
@@ -185,24 +217,64 @@ impl S3Config {
             Some(json) => ExtraArgs::parse(&json)?,
             None => ExtraArgs::default(),
         };
+        let expected_bucket_owner = take(
+            &mut config,
+            "expected_bucket_owner",
+            &["MLFLOW_S3_EXPECTED_BUCKET_OWNER"],
+        )
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty());
+        if let Some(owner) = &expected_bucket_owner
+            && !owner.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(invalid(format!(
+                "expected_bucket_owner (MLFLOW_S3_EXPECTED_BUCKET_OWNER) must be an account id, got {owner:?}"
+            )));
+        }
+        let timeout = match take(&mut config, "timeout", &["MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT"]) {
+            None => None,
+            Some(v) => match v.trim().parse::<f64>() {
+                Ok(secs) if secs > 0.0 && secs <= MAX_TIMEOUT_SECS => Some(Duration::from_secs_f64(secs)),
+                _ => {
+                    return Err(invalid(format!(
+                        "timeout (MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT) must be a number of seconds above 0 \
+                         and at most {MAX_TIMEOUT_SECS}, got {v:?}"
+                    )));
+                }
+            },
+        };
+        let (credentials, profile) = crate::creds::select(&mut config, env, unsigned)?;
         config.finish()?;
         Ok(Self {
             bucket,
             prefix,
             endpoint,
-            access_key_id,
-            secret_access_key,
-            session_token,
+            credentials,
+            profile,
             region,
+            profile_files: ProfileFiles::default(),
             ignore_tls,
             ca_bundle,
-            unsigned,
             addressing_style,
             part_size,
             sse: extra.sse,
             sse_kms_key_id: extra.sse_kms_key_id,
             attributes: extra.attributes,
+            acl: extra.acl,
+            sse_customer_key: extra.sse_customer_key,
+            expected_bucket_owner,
+            timeout,
         })
+    }
+
+    /// Fills in the region when none is set: the profile's (`region = …`
+    /// in the config file), else `us-east-1`, as boto3 does. Only local
+    /// files are read.
+    pub async fn resolve_region(&mut self) {
+        if self.region.is_none() {
+            let region = crate::creds::profile_region(&self.profile, &self.profile_files).await;
+            self.region = Some(region.unwrap_or_else(|| DEFAULT_REGION.to_owned()));
+        }
     }
 
     /// Whether requests name the bucket in the host.
@@ -232,73 +304,6 @@ impl S3Config {
             attrs.insert(key, AttributeValue::from(v.clone()));
         }
         attrs
-    }
-
-    /// Builds the object_store client. Its own retries are off: retrying is
-    /// the host's policy.
-    pub fn build(&self) -> Result<AmazonS3> {
-        let mut options = ClientOptions::new()
-            // A transfer of a large artifact may take far longer than any
-            // fixed request timeout; only connecting is bounded.
-            .with_timeout_disabled()
-            .with_connect_timeout(Duration::from_secs(10))
-            .with_allow_invalid_certificates(self.ignore_tls);
-        if let Some(path) = &self.ca_bundle {
-            let pem = std::fs::read(path)
-                .map_err(|e| invalid(format!("cannot read ca_bundle (AWS_CA_BUNDLE) {path}: {e}")))?;
-            let certs = Certificate::from_pem_bundle(&pem)
-                .map_err(|e| invalid(format!("ca_bundle (AWS_CA_BUNDLE) {path} is not a pem bundle: {e}")))?;
-            for cert in certs {
-                options = options.with_root_certificate(cert);
-            }
-        }
-        let virtual_hosted = self.virtual_hosted();
-        let mut b = AmazonS3Builder::new()
-            .with_bucket_name(&self.bucket)
-            .with_region(&self.region)
-            .with_virtual_hosted_style_request(virtual_hosted)
-            .with_skip_signature(self.unsigned)
-            .with_retry(RetryConfig {
-                max_retries: 0,
-                ..RetryConfig::default()
-            })
-            .with_client_options(options);
-        if let Some(endpoint) = &self.endpoint {
-            b = b.with_allow_http(endpoint.starts_with("http://"));
-            // object_store expects a virtual-hosted endpoint to name the bucket.
-            let endpoint = if virtual_hosted {
-                match endpoint.split_once("://") {
-                    Some((scheme, host)) => format!("{scheme}://{}.{host}", self.bucket),
-                    None => endpoint.clone(),
-                }
-            } else {
-                endpoint.clone()
-            };
-            b = b.with_endpoint(endpoint);
-        }
-        if let Some(v) = &self.access_key_id {
-            b = b.with_access_key_id(v);
-        }
-        if let Some(v) = &self.secret_access_key {
-            b = b.with_secret_access_key(v);
-        }
-        if let Some(v) = &self.session_token {
-            b = b.with_token(v);
-        }
-        // The encryption keys are named through their documented strings:
-        // object_store does not export the enum they belong to.
-        for (name, value) in [
-            ("aws_server_side_encryption", &self.sse),
-            ("aws_sse_kms_key_id", &self.sse_kms_key_id),
-        ] {
-            if let Some(v) = value {
-                let key: AmazonS3ConfigKey = name.parse().map_err(|e| invalid(format!("cannot set {name}: {e}")))?;
-                b = b.with_config(key, v);
-            }
-        }
-        // The error names a setting, never a secret's value.
-        b.build()
-            .map_err(|e| invalid(format!("invalid s3 configuration for bucket {}: {e}", self.bucket)))
     }
 }
 
@@ -365,94 +370,5 @@ fn check_endpoint(endpoint: &str) -> Result<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(uri: &str, pairs: &[(&str, &str)]) -> Result<S3Config> {
-        S3Config::parse(uri, Config::from_pairs(pairs.iter().copied()))
-    }
-
-    #[test]
-    fn uri_forms() {
-        let c = parse("s3://bucket/a/b/", &[]);
-        assert_eq!(c.map(|c| (c.bucket, c.prefix)), Ok(("bucket".into(), "a/b".into())));
-        let c = parse("s3://bucket", &[]);
-        assert_eq!(c.map(|c| (c.bucket, c.prefix)), Ok(("bucket".into(), String::new())));
-        for bad in [
-            "",
-            "s3://",
-            "s3:///x",
-            "gs://b/x",
-            "s3://b/a//b",
-            "s3://b/a/../b",
-            "s3://k:s@b/x",
-        ] {
-            assert_eq!(
-                parse(bad, &[]).err().map(|e| e.kind),
-                Some(ErrorKind::INVALID_INPUT),
-                "{bad}"
-            );
-        }
-    }
-
-    #[test]
-    fn endpoint_with_a_path_is_refused_with_the_fix() {
-        let e = parse("s3://b/x", &[("endpoint_url", "http://127.0.0.1:9000/b")]).err();
-        let e = e
-            .map(|e| (e.kind, e.message))
-            .unwrap_or((ErrorKind::UNEXPECTED, String::new()));
-        assert_eq!(e.0, ErrorKind::CONFIG_INVALID);
-        assert!(
-            e.1.contains("without a bucket or path; put the bucket in the artifact URI"),
-            "{}",
-            e.1
-        );
-        let ok = parse("s3://b/x", &[("endpoint_url", "HTTP://127.0.0.1:9000/")]);
-        assert_eq!(ok.map(|c| c.endpoint), Ok(Some("http://127.0.0.1:9000".to_owned())));
-    }
-
-    #[test]
-    fn keys_and_debug() {
-        let c = parse(
-            "s3://b",
-            &[
-                ("endpoint_url", "http://h:1"),
-                ("access_key_id", "AKID"),
-                ("secret_access_key", "SUPERSECRET"),
-                ("session_token", "TOKENVALUE"),
-                ("region", "eu-west-1"),
-                ("multipart_chunk_size", "5242880"),
-                ("addressing_style", "virtual"),
-                (
-                    "upload_extra_args",
-                    r#"{"ServerSideEncryption":"aws:kms","SSEKMSKeyId":"KMSKEY","Metadata":{"a":"1"}}"#,
-                ),
-            ],
-        );
-        let Ok(c) = c else { panic!("{c:?}") };
-        assert_eq!(
-            (c.part_size, c.region.as_str(), c.virtual_hosted()),
-            (5 << 20, "eu-west-1", true)
-        );
-        let shown = format!("{c:?}");
-        for secret in ["SUPERSECRET", "TOKENVALUE", "KMSKEY"] {
-            assert!(!shown.contains(secret), "{shown}");
-        }
-        assert!(c.build().is_ok());
-        for (k, v) in [
-            ("multipart_chunk_size", "1024"),
-            ("ignore_tls", "maybe"),
-            ("signature_version", "v2"),
-            ("addressing_style", "sideways"),
-            ("upload_extra_args", r#"{"ACL":"public-read"}"#),
-            ("upload_extra_args", "[1]"),
-            ("bucket", "x"),
-        ] {
-            let e = parse("s3://b", &[(k, v)]).err();
-            assert_eq!(e.as_ref().map(|e| e.kind), Some(ErrorKind::CONFIG_INVALID), "{k}={v}");
-            if v.contains("ACL") {
-                assert!(e.map(|e| e.message).unwrap_or_default().contains("ACL"));
-            }
-        }
-    }
-}
+#[path = "config_tests.rs"]
+mod tests;

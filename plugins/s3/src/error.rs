@@ -12,30 +12,49 @@ use object_store::client::{HttpError, HttpErrorKind};
 /// Only errors that a later attempt can plausibly get past are marked
 /// temporary: the host retries those and nothing else.
 pub(crate) fn s3_error(action: &str, bucket: &str, key: &str, e: object_store::Error) -> Error {
+    let (status, code) = status_and_code(&e);
+    classify(action, bucket, key, status, code, Some(&e), &e.to_string())
+}
+
+/// The error of a response with `status` and `body` (an S3 XML error or
+/// nothing) to a request made outside object_store.
+pub(crate) fn status_error(action: &str, bucket: &str, key: &str, status: u16, body: &str) -> Error {
+    let text = format!("status {status}: {}", body.trim());
+    classify(action, bucket, key, Some(status), xml_code(body), None, &text)
+}
+
+fn classify(
+    action: &str,
+    bucket: &str,
+    key: &str,
+    status: Option<u16>,
+    code: Option<String>,
+    e: Option<&object_store::Error>,
+    text: &str,
+) -> Error {
     use object_store::Error as E;
     let shown = if key.is_empty() { "/" } else { key };
-    let (status, code) = status_and_code(&e);
-    let (kind, temporary) = match (&e, status, code.as_deref()) {
-        (E::NotFound { .. }, _, _) | (_, Some(404), _) => {
+    let (kind, temporary) = match (e, status, code.as_deref()) {
+        (Some(E::NotFound { .. }), _, _) | (_, Some(404), _) => {
             return Error::not_found(format!("no such key: s3://{bucket}/{key}"))
                 .with("bucket", bucket)
                 .with("key", shown);
         }
         (_, _, Some("InvalidAccessKeyId" | "SignatureDoesNotMatch" | "ExpiredToken" | "InvalidToken"))
-        | (E::Unauthenticated { .. }, _, _)
+        | (Some(E::Unauthenticated { .. }), _, _)
         | (_, Some(401), _) => (ErrorKind::UNAUTHENTICATED, false),
         (_, _, Some("SlowDown" | "RequestLimitExceeded" | "TooManyRequests")) | (_, Some(429), _) => {
             (ErrorKind::RATE_LIMITED, true)
         }
-        (E::PermissionDenied { .. }, _, _) | (_, Some(403), _) => (ErrorKind::PERMISSION_DENIED, false),
+        (Some(E::PermissionDenied { .. }), _, _) | (_, Some(403), _) => (ErrorKind::PERMISSION_DENIED, false),
         (_, Some(416), _) => (ErrorKind::RANGE_NOT_SATISFIABLE, false),
-        (E::AlreadyExists { .. }, _, _) => (ErrorKind::ALREADY_EXISTS, false),
-        (E::NotSupported { .. } | E::NotImplemented { .. }, _, _) => (ErrorKind::UNSUPPORTED, false),
+        (Some(E::AlreadyExists { .. }), _, _) => (ErrorKind::ALREADY_EXISTS, false),
+        (Some(E::NotSupported { .. } | E::NotImplemented { .. }), _, _) => (ErrorKind::UNSUPPORTED, false),
         (_, Some(500 | 502 | 503 | 504), _) | (_, _, Some("InternalError" | "ServiceUnavailable")) => {
             (ErrorKind::UNAVAILABLE, true)
         }
         (_, Some(400), _) => (ErrorKind::INVALID_INPUT, false),
-        _ => match http_kind(&e) {
+        _ => match e.and_then(http_kind) {
             Some(HttpErrorKind::Timeout) => (ErrorKind::TIMEOUT, true),
             Some(HttpErrorKind::Connect | HttpErrorKind::Request | HttpErrorKind::Interrupted) => {
                 (ErrorKind::UNAVAILABLE, true)
@@ -43,7 +62,22 @@ pub(crate) fn s3_error(action: &str, bucket: &str, key: &str, e: object_store::E
             _ => (ErrorKind::UNEXPECTED, false),
         },
     };
-    let mut err = Error::new(kind, format!("cannot {action} s3://{bucket}/{key}: {e}"))
+    // The server's code is terse; say in words what an authentication
+    // failure means (never which secret was sent).
+    let hint = match (kind, code.as_deref()) {
+        (ErrorKind::UNAUTHENTICATED, Some("SignatureDoesNotMatch")) => {
+            "authentication failed, the secret access key does not match the access key id: "
+        }
+        (ErrorKind::UNAUTHENTICATED, Some("InvalidAccessKeyId")) => {
+            "authentication failed, the server does not know the access key id: "
+        }
+        (ErrorKind::UNAUTHENTICATED, Some("ExpiredToken" | "InvalidToken")) => {
+            "authentication failed, the session token is expired or invalid: "
+        }
+        (ErrorKind::UNAUTHENTICATED, _) if !matches!(e, Some(E::Unauthenticated { .. })) => "authentication failed: ",
+        _ => "",
+    };
+    let mut err = Error::new(kind, format!("cannot {action} s3://{bucket}/{key}: {hint}{text}"))
         .with("bucket", bucket)
         .with("key", shown);
     if let Some(s) = status {

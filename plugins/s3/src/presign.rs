@@ -1,5 +1,7 @@
 //! Presigned `GET` URLs, so a proxy can send clients straight to S3 for a
-//! download (MLflow's `presigned/<path>` route).
+//! download (MLflow's `presigned/<path>` route). Like the part URLs of a
+//! multipart upload they come with the SSE-C and expected-owner headers the
+//! client must send.
 
 use crate::store::Shared;
 use arca_core::{ArtifactPath, Error, ErrorKind, PresignedUrl, Result};
@@ -25,13 +27,28 @@ pub(crate) async fn presign_read(shared: &Shared, path: &ArtifactPath, ttl: Dura
     let name = path.as_str().rsplit('/').next().unwrap_or_default();
     // A quote or backslash would end the quoted file name early.
     let name: String = name.chars().filter(|c| !matches!(c, '"' | '\\')).collect();
-    let opts = SignedUrlOptions::default().with_query([
+    let mut opts = SignedUrlOptions::default().with_query([
         (
             "response-content-disposition",
             format!("attachment; filename=\"{name}\""),
         ),
         ("response-content-encoding", "identity".to_owned()),
     ]);
+    // SSE-C and expected-owner headers: the client must send them, and the
+    // signature covers them.
+    for (k, v) in &shared.part_headers {
+        opts = opts.with_signed_header(k.clone(), v.clone());
+    }
+    let headers = shared
+        .part_headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
     let ttl = ttl.clamp(Duration::from_secs(1), MAX_TTL);
     let url = shared
         .client
@@ -40,6 +57,6 @@ pub(crate) async fn presign_read(shared: &Shared, path: &ArtifactPath, ttl: Dura
         .map_err(|e| shared.error("presign a download of", &key, e))?;
     Ok(PresignedUrl {
         url: url.to_string(),
-        headers: Vec::new(),
+        headers,
     })
 }

@@ -4,24 +4,27 @@
 use crate::config::S3Config;
 use crate::error::s3_error;
 use crate::lister;
+use crate::raw::Raw;
 use crate::reader::{self, S3Reader};
 use crate::writer::{self, S3Writer};
 use arca_core::{
     ArtifactPath, ByteRange, CompletedPart, Error, ErrorKind, FileInfo, ListPage, MultipartUpload, PresignedPart,
     PresignedUrl, Result, Store,
 };
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 use object_store::aws::AmazonS3;
 use object_store::list::{PaginatedListOptions, PaginatedListStore};
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path;
-use object_store::signer::{Method, SignedUrlOptions, Signer};
+use object_store::signer::{HeaderName, HeaderValue, Method, SignedUrlOptions, Signer};
 use object_store::{Attributes, ObjectStore, ObjectStoreExt, PutMultipartOptions};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a presigned part URL stays valid (boto3's default).
 const PRESIGN_EXPIRY: Duration = Duration::from_secs(3600);
+/// The most listing pages one delete goes through.
+const MAX_DELETE_PAGES: usize = 10_000;
 /// The most parts S3 accepts in one upload.
 const MAX_PARTS: u32 = 10_000;
 
@@ -35,20 +38,26 @@ pub struct S3Store {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) client: AmazonS3,
+    /// Requests on exact keys (directory markers).
+    pub(crate) raw: Raw,
     pub(crate) bucket: String,
     /// The root prefix, without slashes at either end.
     pub(crate) prefix: String,
     pub(crate) part_size: usize,
     pub(crate) attributes: Attributes,
+    /// Headers a presigned part upload must carry (SSE-C, expected owner).
+    pub(crate) part_headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl S3Store {
     /// Builds the client; nothing is sent until the first operation.
     pub fn open(config: S3Config) -> Result<Self> {
-        let client = config.build()?;
+        let clients = config.clients()?;
         Ok(Self {
             shared: Arc::new(Shared {
-                client,
+                client: clients.s3,
+                raw: clients.raw,
+                part_headers: clients.part_headers,
                 attributes: config.object_attributes(),
                 bucket: config.bucket,
                 prefix: config.prefix,
@@ -146,7 +155,8 @@ impl Shared {
     }
 
     /// Deletes the key of `path` and every key under `path/` (never keys that
-    /// merely start with the same string).
+    /// merely start with the same string), directory markers (`dir/` keys)
+    /// included.
     async fn delete(&self, path: &ArtifactPath) -> Result<()> {
         let key = self.key(path);
         if !path.is_root() {
@@ -155,21 +165,44 @@ impl Shared {
                 Err(e) => return Err(self.error("delete", &key, e)),
             }
         }
-        // `list` adds the delimiter itself, so `run1` never reaches `run10/`.
-        let prefix = if key.is_empty() {
-            None
-        } else {
-            Some(self.location(&key)?)
-        };
-        let locations = self.client.list(prefix.as_ref()).map_ok(|meta| meta.location).boxed();
-        let mut deleted = self.client.delete_stream(locations);
-        while let Some(r) = deleted.next().await {
-            match r {
-                Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(self.error("delete", &key, e)),
+        // The prefix ends with `/`, so `run1` never reaches `run10/`. The
+        // listing gives keys exactly as stored: object_store's own drops the
+        // `/` of a marker, which then could not be deleted.
+        let prefix = self.dir_prefix(path);
+        let mut token: Option<String> = None;
+        // At most 10,000 pages of 1,000 keys per call; the host can call again.
+        for _ in 0..MAX_DELETE_PAGES {
+            let (keys, next) = self.raw.page(&prefix, token.as_deref()).await?;
+            let (mut plain, mut odd) = (Vec::new(), Vec::new());
+            for k in keys {
+                match Path::parse(&k) {
+                    Ok(location) if location.as_ref() == k => plain.push(Ok(location)),
+                    _ => odd.push(k),
+                }
+            }
+            let mut deleted = self.client.delete_stream(futures_util::stream::iter(plain).boxed());
+            while let Some(r) = deleted.next().await {
+                match r {
+                    Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(self.error("delete", &key, e)),
+                }
+            }
+            for k in &odd {
+                self.raw.delete(k).await?;
+            }
+            match next {
+                Some(t) => token = Some(t),
+                None => return Ok(()),
             }
         }
-        Ok(())
+        Err(Error::new(
+            ErrorKind::UNAVAILABLE,
+            format!(
+                "s3://{}/{prefix} still had keys after {MAX_DELETE_PAGES} pages; delete it again",
+                self.bucket
+            ),
+        )
+        .temporary())
     }
 
     async fn multipart_create(&self, path: &ArtifactPath, num_parts: u32) -> Result<MultipartUpload> {
@@ -195,10 +228,25 @@ impl Shared {
             .create_multipart_opts(&location, opts)
             .await
             .map_err(|e| self.error("start a multipart upload of", &key, e))?;
+        // The client must send these headers with each part; the signature
+        // covers them, so they cannot be dropped or changed.
+        let headers: Vec<(String, String)> = self
+            .part_headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
         let mut parts = Vec::with_capacity(num_parts as usize);
         for part_number in 1..=num_parts {
-            let opts = SignedUrlOptions::default()
+            let mut opts = SignedUrlOptions::default()
                 .with_query([("partNumber", part_number.to_string()), ("uploadId", upload_id.clone())]);
+            for (k, v) in &self.part_headers {
+                opts = opts.with_signed_header(k.clone(), v.clone());
+            }
             let signed = self
                 .client
                 .signed_url_opts(Method::PUT, &location, PRESIGN_EXPIRY, &opts)
@@ -214,7 +262,7 @@ impl Shared {
             parts.push(PresignedPart {
                 part_number,
                 url: url.to_string(),
-                headers: Vec::new(),
+                headers: headers.clone(),
             });
         }
         Ok(MultipartUpload { upload_id, parts })

@@ -11,7 +11,7 @@ use arca_core::{ArtifactPath, ByteRange, CompletedPart, Config, ErrorKind, FfiBu
 
 /// A fresh `s3://bucket/prefix` on the test server for the test `name`, if
 /// a server is running.
-fn server_uri(name: &str) -> Option<String> {
+pub(crate) fn server_uri(name: &str) -> Option<String> {
     let uri = find_server_uri(name);
     if uri.is_none() && std::env::var_os("CI").is_some() {
         panic!("no S3 test server under CI: `cargo xtask test` must start radosgw");
@@ -29,18 +29,18 @@ fn find_server_uri(name: &str) -> Option<String> {
     Some(format!("{}/unit-{name}-{nanos}", uri.trim_end_matches('/')))
 }
 
-fn p(s: &str) -> ArtifactPath {
+pub(crate) fn p(s: &str) -> ArtifactPath {
     match ArtifactPath::parse(s) {
         Ok(p) => p,
         Err(e) => panic!("bad path {s}: {e}"),
     }
 }
 
-fn ok<T>(r: Result<T>) -> T {
+pub(crate) fn ok<T>(r: Result<T>) -> T {
     r.unwrap_or_else(|e| panic!("{e:?}"))
 }
 
-async fn read_all(store: &S3Store, path: &str, range: Option<ByteRange>) -> Result<Vec<u8>> {
+pub(crate) async fn read_all(store: &S3Store, path: &str, range: Option<ByteRange>) -> Result<Vec<u8>> {
     let mut r = store.read(&p(path), range).await?;
     let mut out = Vec::new();
     while let Some(c) = r.next_chunk().await? {
@@ -50,18 +50,18 @@ async fn read_all(store: &S3Store, path: &str, range: Option<ByteRange>) -> Resu
     Ok(out)
 }
 
-fn content(len: usize) -> Vec<u8> {
+pub(crate) fn content(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 31 % 251) as u8).collect()
 }
 
-fn block_on<T>(f: impl Future<Output = T>) -> T {
+pub(crate) fn block_on<T>(f: impl Future<Output = T>) -> T {
     match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt.block_on(f),
         Err(e) => panic!("cannot start a runtime: {e}"),
     }
 }
 
-fn open(uri: &str, pairs: &[(&str, &str)]) -> Result<S3Store> {
+pub(crate) fn open(uri: &str, pairs: &[(&str, &str)]) -> Result<S3Store> {
     S3Store::open(S3Config::parse(uri, Config::from_pairs(pairs.iter().copied()))?)
 }
 
@@ -222,28 +222,41 @@ fn empty_objects_and_empty_ranges() {
 
 /// PUTs `body` to a presigned URL with curl and returns the ETag.
 fn curl_put(url: &str, body: &[u8]) -> String {
-    let dir = std::env::temp_dir().join(format!("arca-s3-part-{}", std::process::id()));
-    let _ = std::fs::write(&dir, body);
-    let out = std::process::Command::new("curl")
-        .args([
-            "--silent",
-            "--show-error",
-            "--fail",
-            "--max-time",
-            "30",
-            "-D",
-            "-",
-            "-o",
-            "/dev/null",
-            "-T",
-        ])
-        .arg(&dir)
-        .arg(url)
-        .output();
-    let _ = std::fs::remove_file(&dir);
+    curl_put_with(url, body, &[])
+}
+
+/// PUTs `body` to a presigned URL with curl, sending `headers`, and returns
+/// the ETag.
+pub(crate) fn curl_put_with(url: &str, body: &[u8], headers: &[(String, String)]) -> String {
+    let file = std::env::temp_dir().join(format!(
+        "arca-s3-part-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
+    let _ = std::fs::write(&file, body);
+    let mut cmd = std::process::Command::new("curl");
+    cmd.args([
+        "--silent",
+        "--show-error",
+        "--fail",
+        "--max-time",
+        "30",
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+    ]);
+    for (k, v) in headers {
+        cmd.arg("-H").arg(format!("{k}: {v}"));
+    }
+    let out = cmd.arg("-T").arg(&file).arg(url).output();
+    let _ = std::fs::remove_file(&file);
     let out = match out {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
-        other => panic!("curl PUT failed: {other:?}"),
+        Ok(o) => panic!("curl PUT failed: {}", String::from_utf8_lossy(&o.stderr)),
+        Err(e) => panic!("cannot run curl: {e}"),
     };
     out.lines()
         .find_map(|l| l.strip_prefix("ETag: ").or_else(|| l.strip_prefix("etag: ")))
