@@ -13,7 +13,43 @@ use object_store::client::{HttpError, HttpErrorKind};
 /// temporary: the host retries those and nothing else.
 pub(crate) fn s3_error(action: &str, bucket: &str, key: &str, e: object_store::Error) -> Error {
     let (status, code) = status_and_code(&e);
-    classify(action, bucket, key, status, code, Some(&e), &e.to_string())
+    let text = match (&code, status) {
+        // The server said what is wrong: its code and message, not the
+        // request line and raw XML object_store shows.
+        (Some(c), Some(s)) => {
+            let full = chain_text(&e);
+            match xml_field(&full, "Message").filter(|m| !m.is_empty()) {
+                Some(m) => format!("{c} (HTTP {s}): {m}"),
+                None => format!("{c} (HTTP {s})"),
+            }
+        }
+        _ => chain_text(&e),
+    };
+    classify(action, bucket, key, status, code, Some(&e), &text)
+}
+
+/// The messages of `e` and of its causes, each once: object_store's top
+/// message alone ("error sending request") hides the reason (a refused
+/// certificate, a reset connection).
+fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cur = e.source();
+    while let Some(err) = cur {
+        let m = err.to_string();
+        if !m.is_empty() && !text.contains(&m) {
+            text.push_str(": ");
+            text.push_str(&m);
+        }
+        cur = err.source();
+    }
+    text
+}
+
+/// Whether the failure is a TLS certificate the client does not trust:
+/// permanent, and fixed by configuration.
+fn is_certificate_error(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    t.contains("certificate") && (t.contains("invalid peer") || t.contains("unknownissuer") || t.contains("verif"))
 }
 
 /// The error of a response with `status` and `body` (an S3 XML error or
@@ -34,7 +70,9 @@ fn classify(
 ) -> Error {
     use object_store::Error as E;
     let shown = if key.is_empty() { "/" } else { key };
+    let certificate = status.is_none() && is_certificate_error(text);
     let (kind, temporary) = match (e, status, code.as_deref()) {
+        _ if certificate => (ErrorKind::UNAVAILABLE, false),
         (Some(E::NotFound { .. }), _, _) | (_, Some(404), _) => {
             return Error::not_found(format!("no such key: s3://{bucket}/{key}"))
                 .with("bucket", bucket)
@@ -75,6 +113,11 @@ fn classify(
             "authentication failed, the session token is expired or invalid: "
         }
         (ErrorKind::UNAUTHENTICATED, _) if !matches!(e, Some(E::Unauthenticated { .. })) => "authentication failed: ",
+        _ if certificate => {
+            "the server's TLS certificate is not trusted (set AWS_CA_BUNDLE to a PEM file with its CA \
+             certificate, or MLFLOW_S3_IGNORE_TLS=true to skip verification): "
+        }
+        (_, Some("EntityTooSmall")) => "every part but the last must be at least 5 MiB: ",
         _ => "",
     };
     let mut err = Error::new(kind, format!("cannot {action} s3://{bucket}/{key}: {hint}{text}"))
@@ -125,8 +168,14 @@ fn http_kind(e: &object_store::Error) -> Option<HttpErrorKind> {
 }
 
 fn xml_code(body: &str) -> Option<String> {
-    let start = body.find("<Code>")? + "<Code>".len();
-    let len = body[start..].find("</Code>")?;
+    xml_field(body, "Code")
+}
+
+/// The text of the first `<name>…</name>` element in `body`.
+fn xml_field(body: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let start = body.find(&open)? + open.len();
+    let len = body[start..].find(&format!("</{name}>"))?;
     Some(body[start..start + len].trim().to_owned())
 }
 
@@ -143,6 +192,46 @@ mod tests {
         let e = s3_error("read", "b", "p/k", e);
         assert_eq!(e.kind, ErrorKind::NOT_FOUND);
         assert!(e.message.contains("s3://b/p/k"), "{}", e.message);
+    }
+
+    #[test]
+    fn causes_are_shown_and_certificates_are_permanent() {
+        #[derive(Debug)]
+        struct Leaf;
+        impl std::fmt::Display for Leaf {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("invalid peer certificate: UnknownIssuer")
+            }
+        }
+        impl std::error::Error for Leaf {}
+        let e = object_store::Error::Generic {
+            store: "S3",
+            source: Box::new(Leaf),
+        };
+        let e = s3_error("write", "b", "k", e);
+        assert!(!e.temporary, "{e:?}");
+        assert!(e.message.contains("UnknownIssuer"), "{}", e.message);
+        assert!(e.message.contains("AWS_CA_BUNDLE"), "{}", e.message);
+    }
+
+    #[test]
+    fn server_codes_are_shown_without_the_raw_xml() {
+        let e = object_store::Error::Generic {
+            store: "S3",
+            source: "Error performing POST http://h/b/k?uploadId=1 - Server returned non-2XX status code: 400 Bad Request: <?xml version=\"1.0\"?><Error><Code>EntityTooSmall</Code><Message>Your proposed upload is smaller than the minimum allowed object size.</Message></Error>".into(),
+        };
+        let e = s3_error("complete the multipart upload of", "b", "k", e);
+        assert_eq!(e.kind, ErrorKind::INVALID_INPUT);
+        assert!(
+            e.message.contains("EntityTooSmall (HTTP 400): Your proposed upload"),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.message.contains("at least 5 MiB") && !e.message.contains("<Error>"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
