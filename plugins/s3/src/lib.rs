@@ -51,10 +51,13 @@ mod config;
 mod error;
 mod extra_args;
 mod lister;
+mod parts;
 mod reader;
 mod store;
 mod writer;
 
+#[cfg(test)]
+mod reader_tests;
 #[cfg(test)]
 mod tests;
 
