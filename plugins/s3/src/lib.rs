@@ -93,6 +93,7 @@ mod creds;
 mod error;
 mod extra_args;
 mod lister;
+mod parts;
 mod presign;
 mod raw;
 mod reader;
@@ -100,6 +101,8 @@ mod store;
 mod transport;
 mod writer;
 
+#[cfg(test)]
+mod reader_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -1,28 +1,38 @@
-//! Streaming reads: one `GET` (with a `Range` when asked), its body passed
-//! on in chunks of at most [`arca_core::CHUNK_SIZE`].
+//! Streaming reads: the first `GET` (ranged, see [`Plan`]) reports a
+//! missing object or a bad range before any byte is streamed, and its body
+//! is passed on as it arrives; what lies beyond its range (a large object)
+//! comes from concurrent ranged `GET`s ([`crate::parts`]), in order. Chunks
+//! are at most [`arca_core::CHUNK_SIZE`].
 //!
 //! The HTTP body arrives in pieces of a few KiB; handing each across the
 //! boundary would cost more than the copy that gathers them, so small
-//! pieces are gathered up to [`GATHER`] bytes, and large ones are split
-//! (without copying) to at most a chunk.
+//! pieces are gathered up to [`GATHER`] bytes, and large ones (a fetched
+//! part) are split without copying to at most a chunk.
 
+use crate::parts::{self, Parts, Plan};
 use crate::store::Shared;
 use arca_core::{ArtifactPath, ByteRange, Chunk, Error, ErrorKind, FfiBuf, Reader, Result};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
-use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
+use object_store::path::Path;
+use object_store::{GetOptions, GetRange, GetResult, ObjectStore, ObjectStoreExt};
 
 /// Small body pieces are gathered into chunks of about this size.
 const GATHER: usize = 256 << 10;
 
 /// Reads one object (or a range of it) chunk by chunk.
 pub struct S3Reader {
+    /// The first response's body, while it lasts.
     body: Option<BoxStream<'static, object_store::Result<Bytes>>>,
+    /// Bytes the first body still owes.
+    body_left: u64,
+    /// The rest of the read, fetching ahead.
+    parts: Option<Parts>,
     /// A piece larger than a chunk, still being split.
     pending: Bytes,
-    /// Bytes still expected; a body that ends short is an error, never a
-    /// silently truncated file.
+    /// Bytes still expected in all; a read that ends short is an error,
+    /// never a silently truncated file.
     remaining: u64,
     bucket: String,
     key: String,
@@ -34,6 +44,7 @@ impl std::fmt::Debug for S3Reader {
             .field("bucket", &self.bucket)
             .field("key", &self.key)
             .field("remaining", &self.remaining)
+            .field("parts", &self.parts)
             .finish_non_exhaustive()
     }
 }
@@ -46,8 +57,22 @@ fn not_satisfiable(bucket: &str, key: &str, start: u64, size: Option<u64>) -> Er
     )
 }
 
-/// Sends the `GET`. Missing objects and bad ranges are reported here, before
-/// any byte is streamed.
+/// Whether object_store refused a plain `200` answer to a ranged `GET`: the
+/// server ignored the `Range` header.
+fn range_ignored(e: &object_store::Error) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.to_string().contains("non-partial response") {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// Sends the first `GET`. Missing objects and bad ranges are reported here,
+/// before any byte is streamed; a read larger than the first request starts
+/// fetching the rest at once.
 pub(crate) async fn open(shared: &Shared, path: &ArtifactPath, range: Option<ByteRange>) -> Result<S3Reader> {
     if path.is_root() {
         return Err(Error::new(
@@ -59,15 +84,17 @@ pub(crate) async fn open(shared: &Shared, path: &ArtifactPath, range: Option<Byt
     let location = shared.location(&key)?;
     let empty = |shared: &Shared| S3Reader {
         body: None,
+        body_left: 0,
+        parts: None,
         pending: Bytes::new(),
         remaining: 0,
         bucket: shared.bucket.clone(),
         key: key.clone(),
     };
-    let get_range = match range {
-        None | Some(ByteRange { start: 0, end: None }) => None,
-        Some(ByteRange { start, end: None }) => Some(GetRange::Offset(start)),
-        Some(ByteRange { start, end: Some(end) }) if end > start => Some(GetRange::Bounded(start..end)),
+    let (start, end) = match range {
+        None => (0, None),
+        Some(ByteRange { start, end: None }) => (start, None),
+        Some(ByteRange { start, end: Some(end) }) if end > start => (start, Some(end)),
         Some(ByteRange { start, end: Some(end) }) if end < start => {
             return Err(Error::invalid_input(format!(
                 "range end {end} is before its start {start} for s3://{}/{key}",
@@ -88,17 +115,23 @@ pub(crate) async fn open(shared: &Shared, path: &ArtifactPath, range: Option<Byt
             return Ok(empty(shared));
         }
     };
-    let start = get_range.as_ref().map_or(0, |r| match r {
-        GetRange::Bounded(r) => r.start,
-        GetRange::Offset(o) => *o,
-        GetRange::Suffix(_) => 0,
-    });
-    let opts = GetOptions {
-        range: get_range,
-        ..GetOptions::default()
+    let plan = Plan::current();
+    // The first request asks for at most `plan.first` bytes; its
+    // Content-Range tells the object's size, so a small object costs this
+    // one request and no HEAD.
+    let first = match start.checked_add(plan.first.max(1)) {
+        Some(cap) => GetRange::Bounded(start..end.map_or(cap, |end| end.min(cap))),
+        None => end.map_or(GetRange::Offset(start), |end| GetRange::Bounded(start..end)),
     };
-    let result = match shared.client.get_opts(&location, opts).await {
+    let result = match get(shared, &location, Some(first)).await {
         Ok(r) => r,
+        Err(e) if start == 0 && end.is_none() && range_ignored(&e) => {
+            // A server that ignores `Range` gets the plain `GET` of old.
+            let result = get(shared, &location, None)
+                .await
+                .map_err(|e| shared.error("read", &key, e))?;
+            return Ok(streaming(shared, &key, result, None));
+        }
         Err(e) => {
             let e = shared.error("read", &key, e);
             if e.kind != ErrorKind::RANGE_NOT_SATISFIABLE && !e.message.contains("InvalidRange") {
@@ -117,14 +150,45 @@ pub(crate) async fn open(shared: &Shared, path: &ArtifactPath, range: Option<Byt
             return Err(not_satisfiable(&shared.bucket, &key, start, Some(meta.size)));
         }
     };
-    let remaining = result.range.end.saturating_sub(result.range.start);
-    Ok(S3Reader {
+    let last = end.map_or(result.meta.size, |end| end.min(result.meta.size));
+    let rest = result.range.end..last;
+    let parts = if rest.is_empty() {
+        None
+    } else {
+        Some(Parts::start(
+            &shared.client,
+            &location,
+            &shared.bucket,
+            &key,
+            &result.meta,
+            rest,
+            plan,
+        )?)
+    };
+    Ok(streaming(shared, &key, result, parts))
+}
+
+async fn get(shared: &Shared, location: &Path, range: Option<GetRange>) -> object_store::Result<GetResult> {
+    let opts = GetOptions {
+        range,
+        ..GetOptions::default()
+    };
+    shared.client.get_opts(location, opts).await
+}
+
+/// A reader that streams `result`'s body, then `parts`.
+fn streaming(shared: &Shared, key: &str, result: GetResult, parts: Option<Parts>) -> S3Reader {
+    let body_left = result.range.end.saturating_sub(result.range.start);
+    let remaining = body_left + parts.as_ref().map_or(0, Parts::len);
+    S3Reader {
         body: Some(result.into_stream()),
+        body_left,
+        parts,
         pending: Bytes::new(),
         remaining,
         bucket: shared.bucket.clone(),
-        key,
-    })
+        key: key.to_owned(),
+    }
 }
 
 impl S3Reader {
@@ -132,22 +196,43 @@ impl S3Reader {
         crate::error::s3_error("read", &self.bucket, &self.key, e)
     }
 
-    /// The next piece of the body, split to at most `limit` bytes.
+    /// Stops reading: no more requests, no more bytes.
+    fn stop(&mut self) {
+        self.body = None;
+        self.parts = None;
+    }
+
+    /// The next piece of the read, split to at most `limit` bytes.
     async fn next_piece(&mut self, limit: usize) -> Result<Option<Bytes>> {
-        if self.pending.is_empty() {
-            let Some(body) = self.body.as_mut() else {
+        while self.pending.is_empty() {
+            if let Some(body) = self.body.as_mut() {
+                match body.next().await {
+                    Some(Ok(b)) => {
+                        self.body_left = self.body_left.saturating_sub(b.len() as u64);
+                        self.pending = b;
+                    }
+                    Some(Err(e)) => {
+                        self.stop();
+                        return Err(self.fail(e));
+                    }
+                    // The parts must not follow a body that ended short.
+                    None if self.body_left > 0 => {
+                        self.stop();
+                        return Err(parts::short(&self.bucket, &self.key, self.body_left));
+                    }
+                    None => self.body = None,
+                }
+            } else if let Some(parts) = self.parts.as_mut() {
+                match parts.next().await {
+                    Ok(Some(b)) => self.pending = b,
+                    Ok(None) => self.parts = None,
+                    Err(e) => {
+                        self.stop();
+                        return Err(e);
+                    }
+                }
+            } else {
                 return Ok(None);
-            };
-            match body.next().await {
-                None => {
-                    self.body = None;
-                    return Ok(None);
-                }
-                Some(Err(e)) => {
-                    self.body = None;
-                    return Err(self.fail(e));
-                }
-                Some(Ok(b)) => self.pending = b,
             }
         }
         let n = self.pending.len().min(limit);
@@ -165,7 +250,6 @@ impl Reader for S3Reader {
                 break;
             }
             let piece = match self.next_piece(limit).await? {
-                Some(p) if p.is_empty() => continue,
                 Some(p) => p,
                 None => break,
             };
@@ -181,15 +265,28 @@ impl Reader for S3Reader {
         }
         match gathered {
             Some(buf) => Ok(Some(FfiBuf::from_owner(buf.freeze()))),
-            None if self.remaining > 0 => Err(Error::new(
-                ErrorKind::UNAVAILABLE,
-                format!(
-                    "the body of s3://{}/{} ended {} bytes short",
-                    self.bucket, self.key, self.remaining
-                ),
-            )
-            .temporary()),
+            None if self.remaining > 0 => Err(parts::short(&self.bucket, &self.key, self.remaining)),
             None => Ok(None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::range_ignored;
+
+    #[test]
+    fn a_server_that_ignores_range_is_recognised() {
+        // The words object_store uses when a ranged GET gets a plain 200.
+        let e = object_store::Error::Generic {
+            store: "S3",
+            source: "Received non-partial response when range requested".into(),
+        };
+        assert!(range_ignored(&e));
+        let e = object_store::Error::Generic {
+            store: "S3",
+            source: "connection reset".into(),
+        };
+        assert!(!range_ignored(&e));
     }
 }

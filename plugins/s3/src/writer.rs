@@ -2,8 +2,8 @@
 //!
 //! Up to one part size is buffered; a file that fits is one `PUT` at
 //! `finish`. A larger one becomes a multipart upload whose parts are sent as
-//! they fill, at most [`MAX_IN_FLIGHT`] at a time (so memory stays at a few
-//! part sizes), and which only `finish` completes. `abort`, a failed part,
+//! they fill, several at a time (see [`in_flight`]: memory stays near
+//! [`IN_FLIGHT_BYTES`]), and which only `finish` completes. `abort`, a failed part,
 //! or dropping the writer aborts the upload, so nothing partial is ever
 //! visible.
 
@@ -14,14 +14,28 @@ use object_store::path::Path;
 use object_store::{ObjectStore, PutMultipartOptions, PutOptions, PutPayload, WriteMultipart};
 use std::sync::Arc;
 
-/// How many parts may be uploading at once.
-const MAX_IN_FLIGHT: usize = 3;
+/// About how many bytes of parts may be uploading at once. With the default
+/// 8 MiB parts that is 8 parts: against radosgw on loopback, 8 in flight
+/// uploaded 1 GiB about 10-20 % faster than 3 or 4, and 16 no faster.
+const IN_FLIGHT_BYTES: usize = 64 << 20;
+/// However large the parts, two may upload at once (one filling while one
+/// is sent would leave the server idle between parts) ...
+const MIN_IN_FLIGHT: usize = 2;
+/// ... and however small, no more than eight.
+const MAX_IN_FLIGHT: usize = 8;
+
+/// How many parts of `part_size` bytes may be uploading at once.
+fn in_flight(part_size: usize) -> usize {
+    (IN_FLIGHT_BYTES / part_size.max(1)).clamp(MIN_IN_FLIGHT, MAX_IN_FLIGHT)
+}
 
 /// Writes one object.
 pub struct S3Writer {
     shared: Arc<Shared>,
     location: Path,
     key: String,
+    /// Parts that may be uploading at once.
+    in_flight: usize,
     state: State,
 }
 
@@ -60,6 +74,7 @@ pub(crate) fn open(shared: Arc<Shared>, path: &ArtifactPath) -> Result<S3Writer>
     let key = shared.key(path);
     let location = shared.location(&key)?;
     Ok(S3Writer {
+        in_flight: in_flight(shared.part_size),
         shared,
         location,
         key,
@@ -99,13 +114,13 @@ impl S3Writer {
         self.wait().await
     }
 
-    /// Waits until at most [`MAX_IN_FLIGHT`] parts are uploading; on a failed
+    /// Waits until fewer than `in_flight` parts are uploading; on a failed
     /// part the upload is aborted.
     async fn wait(&mut self) -> Result<()> {
         let State::Multipart(upload) = &mut self.state else {
             return Ok(());
         };
-        if let Err(e) = upload.wait_for_capacity(MAX_IN_FLIGHT - 1).await {
+        if let Err(e) = upload.wait_for_capacity(self.in_flight.saturating_sub(1)).await {
             if let State::Multipart(upload) = std::mem::replace(&mut self.state, State::Closed) {
                 // Why the abort fails no longer matters: the part's error is the news.
                 let _ = upload.abort().await;
@@ -186,5 +201,20 @@ impl Drop for S3Writer {
                 let _ = upload.abort().await;
             }));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_flight;
+
+    #[test]
+    fn parts_in_flight_keep_memory_near_the_budget() {
+        assert_eq!(in_flight(5 << 20), 8);
+        assert_eq!(in_flight(8 << 20), 8);
+        assert_eq!(in_flight(16 << 20), 4);
+        assert_eq!(in_flight(100 << 20), 2);
+        assert_eq!(in_flight(5 << 30), 2);
+        assert_eq!(in_flight(0), 8);
     }
 }
