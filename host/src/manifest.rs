@@ -89,7 +89,13 @@ impl Manifest {
             )
         };
         let raw: RawManifest = toml::from_str(text).map_err(|e| bad(e.message().to_owned()))?;
-        let base = path.parent().unwrap_or(Path::new("."));
+        // A bare file name (`--plugins plugins.toml`) has an empty parent,
+        // which would turn `libx.so` into a name the dynamic loader searches
+        // for on its own path rather than a file beside the manifest.
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let mut plugins: Vec<PluginEntry> = Vec::new();
         for e in raw.plugin {
             if e.schemes.is_empty() {
@@ -174,6 +180,17 @@ mod tests {
         assert_eq!(m.plugins[0].schemes, ["file"]);
         assert_eq!(m.plugins[0].config.get("chunk_size").map(String::as_str), Some("4096"));
         assert!(m.entry_for("file").is_some());
+    }
+
+    #[test]
+    fn a_bare_manifest_name_resolves_libraries_beside_it() {
+        let m = Manifest::parse(
+            "[[plugin]]\nname = \"s3\"\nlibrary = \"libs3.so\"\nschemes = [\"s3\"]\n",
+            Path::new("plugins.toml"),
+        );
+        let m = m.unwrap_or_default();
+        assert_eq!(m.plugins.len(), 1);
+        assert_eq!(m.plugins[0].library, Path::new("./libs3.so"));
     }
 
     #[test]
