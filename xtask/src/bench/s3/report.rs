@@ -77,8 +77,13 @@ pub fn document<'a>(
             small_section(b, &m.small),
             proxy_section(b, &m.proxied),
         ],
-        notes: super::notes::notes(b, m),
+        notes: super::notes::notes(b.sizes, cpus(), m),
     }
+}
+
+/// How many CPUs this machine has (as the machine table counts them).
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 fn intro(b: &Bench<'_>) -> String {
@@ -176,7 +181,9 @@ fn big_section(b: &Bench<'_>, t: &Transfer) -> Section {
              `TransferConfig(multipart_threshold=8 MiB, multipart_chunksize=8 MiB, max_concurrency=10)` (boto3's \
              defaults, which is what MLflow's S3 repository gets: it calls `upload_file`/`download_file` without \
              a config) on the client MLflow builds (`S3ArtifactRepository._get_s3_client()`). `arca cp` runs with \
-             its defaults.",
+             its defaults. The informative rows hold boto3 to the S3 plugin's own concurrency, to show how much of \
+             the difference that is: 3 threads on upload (the parts the plugin's writer keeps in flight), 1 on \
+             download (the plugin reads an object as one `GET` stream).",
             thousands(b.sizes.big_bytes()),
             b.bucket(),
         ),
