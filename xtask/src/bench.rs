@@ -1,4 +1,4 @@
-//! `cargo xtask bench [local|server|all] [--runs N]`: Arca measured side by
+//! `cargo xtask bench [local|server|s3|all] [--runs N]`: Arca measured side by
 //! side with what it replaces, in one run, on a release build, through the
 //! real plugin loader. Each benchmark writes its own part of `BENCHMARKS.md`
 //! and keeps the others ([`document`]).
@@ -18,7 +18,10 @@
 //! in `<target>/bench-work/server/` ([`serve`], [`contenders`],
 //! [`servers`], [`serve_report`], [`serve_notes`]).
 //!
-//! `all`: both, local first.
+//! `s3`: the S3 plugin against boto3 and MLflow on one fresh radosgw, in
+//! `<target>/bench-work/s3/` ([`s3`]).
+//!
+//! `all`: the three, in that order.
 //!
 //! Every command is bounded ([`proc::LIMIT`]); the copies run under GNU time
 //! for their peak RSS.
@@ -36,6 +39,7 @@ mod measure;
 mod proc;
 mod procfs;
 mod report;
+mod s3;
 mod serve;
 mod serve_notes;
 mod serve_report;
@@ -104,11 +108,16 @@ pub fn run(args: &[String]) -> Result {
         Some((first, rest)) if !first.starts_with('-') => (first.as_str(), rest),
         _ => ("local", args),
     };
-    let (local, server) = match name {
-        "local" => (true, false),
-        "server" => (false, true),
-        "all" => (true, true),
-        other => return Err(format!("unknown benchmark `{other}`; use `local`, `server` or `all`")),
+    let (local, server, s3) = match name {
+        "local" => (true, false, false),
+        "server" => (false, true, false),
+        "s3" => (false, false, true),
+        "all" => (true, true, true),
+        other => {
+            return Err(format!(
+                "unknown benchmark `{other}`; use `local`, `server`, `s3` or `all`"
+            ));
+        }
     };
     let mut args = Args::new(rest);
     let runs = match args.value("--runs")? {
@@ -118,15 +127,26 @@ pub fn run(args: &[String]) -> Result {
             _ => return Err(format!("--runs wants a number from 1 to 100, not `{v}`")),
         },
     };
+    // Smaller inputs for the S3 benchmark, for working on it (not in `help`).
+    let (size_mib, files) = (args.value("--size-mib")?, args.value("--files")?);
+    if !s3 && (size_mib.is_some() || files.is_some()) {
+        return Err("--size-mib and --files apply to `cargo xtask bench s3` only".to_owned());
+    }
+    let sizes = s3::Sizes::parse(size_mib, files)?;
     args.finish()?;
     check_tools(local, server)?;
+    if s3 {
+        s3::check_tools()?;
+    }
 
     let manifest = crate::build::build(Profile::Release)?;
-    let mut cmd = project::cargo();
-    cmd.args(["build", "--release", "-p", "arca-tests"]);
-    cmd.args(["--bin", "stat-overhead", "--bin", "http-load"]);
-    eprintln!("$ cargo build --release -p arca-tests --bin stat-overhead --bin http-load");
-    proc::run(&mut cmd, &Output::Inherit)?;
+    if local || server {
+        let mut cmd = project::cargo();
+        cmd.args(["build", "--release", "-p", "arca-tests"]);
+        cmd.args(["--bin", "stat-overhead", "--bin", "http-load"]);
+        eprintln!("$ cargo build --release -p arca-tests --bin stat-overhead --bin http-load");
+        proc::run(&mut cmd, &Output::Inherit)?;
+    }
 
     let target = project::target_dir();
     let work = Work::create(target.join("bench-work"))?;
@@ -148,6 +168,9 @@ pub fn run(args: &[String]) -> Result {
     }
     if server {
         serve::run(&ctx, &machine)?;
+    }
+    if s3 {
+        s3::run(&ctx, &machine, sizes)?;
     }
     drop(work);
     Ok(())

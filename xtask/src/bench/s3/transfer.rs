@@ -1,0 +1,289 @@
+//! Transfers between this machine and radosgw, each contender up then down,
+//! the contenders taking turns run by run:
+//!
+//! - the large file: `arca cp FILE s3://…` and back, against boto3's
+//!   `upload_file` / `download_file` (`s3_bench.py boto3-up|boto3-down`);
+//! - the small files: `arca cp -r DIR s3://…` and back, against MLflow's
+//!   `S3ArtifactRepository(uri).log_artifacts(DIR)` /
+//!   `.download_artifacts("", DIR)` (`s3_bench.py mlflow-up|mlflow-down`).
+//!
+//! Each run writes under keys of its own (`bench/big/arca-r1/…`) and reads
+//! back what the same contender wrote; the download is compared byte for
+//! byte with the source, then the run's objects are deleted and collected
+//! ([`Bench::clean`]), all outside the timing. `sync` runs before every
+//! timed command. `arca`'s figure is its process's wall time (start-up,
+//! plugin loading and client set-up included); a Python contender's is the
+//! time of the call alone, measured in the process, without the
+//! interpreter's start and imports (its process time is kept too).
+//!
+//! Where the time goes: each run also records the CPU time the client used
+//! (`arca` under GNU time, its whole process; a Python contender, the call
+//! alone, from `getrusage` in the process) and the CPU time radosgw and the
+//! Ceph daemons used meanwhile (from `/proc`), which together show whether
+//! the machine's CPUs, not the network or the client's design, bound a run.
+
+use super::Bench;
+use super::verify::{same_file, same_tree};
+use crate::bench::measure::{self, GNU_TIME, median};
+use crate::bench::proc::{self, Output};
+use crate::bench::procfs::processes;
+use crate::bench::stat::number;
+use crate::project::Result;
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::Command;
+
+/// The Ceph daemons [`crate::servers::ceph`] starts, as `/proc/<pid>/comm` names them.
+const DAEMONS: &[&str] = &["radosgw", "ceph-osd", "ceph-mon"];
+/// Clock ticks per second in `/proc/<pid>/stat` (`USER_HZ`).
+const TICKS_PER_SEC: f64 = 100.0;
+
+/// The contenders of a workload, by index: `arca`, then the Python one it
+/// is measured against, then (large file only) [`LIKE_ARCA`].
+pub const ARCA: usize = 0;
+pub const PYTHON: usize = 1;
+/// boto3 held to the S3 plugin's own concurrency, to show how much of the
+/// difference that is: on upload as many parts in flight as the plugin's
+/// writer keeps (`MAX_IN_FLIGHT` in `plugins/s3/src/writer.rs`), on
+/// download one request at a time, like the plugin's single `GET` stream.
+pub const LIKE_ARCA: usize = 2;
+const LIKE_ARCA_THREADS: [&str; 2] = ["3", "1"];
+
+/// One contender's runs in one direction.
+#[derive(Clone, Debug, Default)]
+pub struct Timed {
+    /// The figure of each run, in seconds (see the module docs).
+    pub secs: Vec<f64>,
+    /// The wall time of each run's process, in seconds.
+    pub process: Vec<f64>,
+    /// The client's CPU seconds (user + system) in each run.
+    pub cpu: Vec<f64>,
+    /// The CPU seconds radosgw and the other Ceph daemons used in each run.
+    pub server_cpu: Vec<f64>,
+    /// Run 1's command, as the report shows it.
+    pub command: String,
+}
+
+impl Timed {
+    pub fn median(&self) -> f64 {
+        median(&self.secs)
+    }
+
+    pub fn process_median(&self) -> f64 {
+        median(&self.process)
+    }
+
+    pub fn cpu_median(&self) -> f64 {
+        median(&self.cpu)
+    }
+
+    pub fn server_cpu_median(&self) -> f64 {
+        median(&self.server_cpu)
+    }
+}
+
+/// A workload's runs: uploads and downloads, per contender.
+#[derive(Debug, Default)]
+pub struct Transfer {
+    pub up: Vec<Timed>,
+    pub down: Vec<Timed>,
+}
+
+impl Transfer {
+    fn new(contenders: usize) -> Self {
+        Self {
+            up: vec![Timed::default(); contenders],
+            down: vec![Timed::default(); contenders],
+        }
+    }
+}
+
+/// The names the contenders' keys and downloads carry.
+const BIG_NAMES: [&str; 3] = ["arca", "boto3", "boto3-like-arca"];
+const SMALL_NAMES: [&str; 2] = ["arca", "mlflow"];
+/// The contenders as the report names them: `[upload, download]` each.
+pub const BIG_LABELS: [[&str; 2]; 3] = [
+    ["arca cp", "arca cp"],
+    ["boto3 upload_file", "boto3 download_file"],
+    ["boto3 upload_file, 3 threads", "boto3 download_file, 1 thread"],
+];
+pub const SMALL_LABELS: [[&str; 2]; 2] = [
+    ["arca cp -r", "arca cp -r"],
+    ["MLflow log_artifacts", "MLflow download_artifacts"],
+];
+
+fn os(s: impl Into<OsString>) -> OsString {
+    s.into()
+}
+
+/// The large file up and down.
+pub fn big(b: &Bench<'_>) -> Result<Transfer> {
+    let what = format!("{} file", b.sizes.big_shown());
+    let src = b.big();
+    let got = b.dir.join("down.bin");
+    let mut t = Transfer::new(BIG_NAMES.len());
+    for run in 1..=b.ctx.runs {
+        for (i, name) in BIG_NAMES.iter().enumerate() {
+            let prefix = format!("big/{name}-r{run}");
+            let key = format!("{prefix}/big.bin");
+            let (mut up, mut down) = if i == ARCA {
+                (
+                    b.arca([os("cp"), os(&src), os(b.uri(&key))]),
+                    b.arca([os("cp"), os(b.uri(&key)), os(&got)]),
+                )
+            } else {
+                (
+                    b.python([os("boto3-up"), os(&src), os(b.bucket()), os(b.key(&key))]),
+                    b.python([os("boto3-down"), os(b.bucket()), os(b.key(&key)), os(&got)]),
+                )
+            };
+            if i == LIKE_ARCA {
+                up.arg(LIKE_ARCA_THREADS[0]);
+                down.arg(LIKE_ARCA_THREADS[1]);
+            }
+            measure::remove(&got)?;
+            let [up_label, down_label] = BIG_LABELS[i];
+            step(b, &mut t.up[i], up, i != ARCA, &format!("{what} up, {up_label}"), run)?;
+            step(
+                b,
+                &mut t.down[i],
+                down,
+                i != ARCA,
+                &format!("{what} down, {down_label}"),
+                run,
+            )?;
+            same_file(&src, &got)?;
+            measure::remove(&got)?;
+            b.clean(&prefix)?;
+        }
+    }
+    Ok(t)
+}
+
+/// The small files up and down. Every run downloads into a new directory,
+/// left for the final wipe (see `measure.rs` on deleting many files).
+pub fn small(b: &Bench<'_>) -> Result<Transfer> {
+    let what = format!("{} files", b.sizes.files);
+    let src = b.small();
+    let mut t = Transfer::new(SMALL_NAMES.len());
+    for run in 1..=b.ctx.runs {
+        for (i, name) in SMALL_NAMES.iter().enumerate() {
+            let prefix = format!("small/{name}-r{run}");
+            let got = b.dir.join(format!("down-small-{name}-r{run}"));
+            let (up, down) = if i == ARCA {
+                (
+                    b.arca([os("cp"), os("-r"), os(&src), os(b.uri(&prefix))]),
+                    b.arca([os("cp"), os("-r"), os(b.uri(&prefix)), os(&got)]),
+                )
+            } else {
+                (
+                    b.python([os("mlflow-up"), os(&src), os(b.uri(&prefix))]),
+                    b.python([os("mlflow-down"), os(b.uri(&prefix)), os(&got)]),
+                )
+            };
+            let [up_label, down_label] = SMALL_LABELS[i];
+            step(b, &mut t.up[i], up, i != ARCA, &format!("{what} up, {up_label}"), run)?;
+            step(
+                b,
+                &mut t.down[i],
+                down,
+                i != ARCA,
+                &format!("{what} down, {down_label}"),
+                run,
+            )?;
+            same_tree(&src, &got)?;
+            b.clean(&prefix)?;
+        }
+    }
+    Ok(t)
+}
+
+/// Runs one timed command, `sync` first, and records it.
+fn step(b: &Bench<'_>, t: &mut Timed, cmd: Command, python: bool, what: &str, run: usize) -> Result {
+    let logs = &b.ctx.logs;
+    let cpu_file = logs.join("cpu.txt");
+    let mut timed = if python {
+        clone(&cmd)
+    } else {
+        under_time(&cmd, &cpu_file)
+    };
+    proc::sync(logs)?;
+    let ceph_before = ceph_ticks();
+    let wall = proc::run(&mut timed, &Output::Logged(logs))?.as_secs_f64();
+    let server_cpu = ceph_ticks().saturating_sub(ceph_before) as f64 / TICKS_PER_SEC;
+    let (secs, cpu) = if python {
+        let out = logs.join("stdout.log");
+        let text = std::fs::read_to_string(&out).map_err(|e| format!("cannot read {}: {e}", out.display()))?;
+        let field =
+            |key: &str| number(&text, key).ok_or_else(|| format!("s3_bench.py printed no `{key}`: {}", text.trim()));
+        (field("secs")?, field("cpu")?)
+    } else {
+        (wall, cpu_seconds(&cpu_file)?)
+    };
+    eprintln!(
+        "bench: {what:<48} run {run}/{}: {secs:>8.3} s (process {wall:.3} s; CPU: client {cpu:.2} s, Ceph \
+         {server_cpu:.2} s)",
+        b.ctx.runs
+    );
+    if t.secs.is_empty() {
+        t.command = b.shown(&cmd);
+    }
+    t.secs.push(secs);
+    t.process.push(wall);
+    t.cpu.push(cpu);
+    t.server_cpu.push(server_cpu);
+    Ok(())
+}
+
+/// The same command (program, arguments, environment).
+fn clone(cmd: &Command) -> Command {
+    let mut out = Command::new(cmd.get_program());
+    out.args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => out.env(k, v),
+            None => out.env_remove(k),
+        };
+    }
+    out
+}
+
+/// `cmd` under GNU time, which writes its user and system CPU seconds to `out`.
+fn under_time(cmd: &Command, out: &Path) -> Command {
+    let mut t = Command::new(GNU_TIME);
+    t.args(["-f", "%U %S", "-o"])
+        .arg(out)
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            t.env(k, v);
+        }
+    }
+    t
+}
+
+/// The user + system seconds GNU time wrote to `path`.
+fn cpu_seconds(path: &Path) -> Result<f64> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let line = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
+    let v: Vec<f64> = line.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    match v[..] {
+        [user, system] => Ok(user + system),
+        _ => Err(format!("{GNU_TIME} wrote no CPU times to {}: {text:?}", path.display())),
+    }
+}
+
+/// The CPU time, in clock ticks, of the Ceph daemons this process started.
+fn ceph_ticks() -> u64 {
+    let me = std::process::id();
+    processes()
+        .iter()
+        .filter(|p| p.ppid == me)
+        .filter(|p| {
+            let comm = std::fs::read_to_string(format!("/proc/{}/comm", p.pid)).unwrap_or_default();
+            DAEMONS.contains(&comm.trim())
+        })
+        .map(|p| p.ticks)
+        .sum()
+}
