@@ -64,7 +64,7 @@ Tasks:
                             tests/python too, from a venv in <target>/py-venv, unless --no-python),
                             then tidy
   tidy                      check file lengths, crate manifests, machine paths and required docs
-  bench [local|server|all] [--runs N]
+  bench [local|server|s3|all] [--runs N]
                             run the benchmarks (release build) and write their part of BENCHMARKS.md
   help                      show this text
 

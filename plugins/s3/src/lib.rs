@@ -72,6 +72,23 @@
 //! which the signature covers. (MLflow itself refuses presigned transfers
 //! when `SSECustomerKey` is set, since the key then goes to the client.)
 //!
+//! Presigned downloads (`presign_read`, behind `arca serve`'s
+//! `presigned/<path>`) are `GET` URLs with MLflow's
+//! `response-content-disposition: attachment` and
+//! `response-content-encoding: identity`, and the same client headers.
+//!
+//! ## Transfers
+//!
+//! A read starts with one ranged `GET` of up to 16 MiB, whose
+//! `Content-Range` gives the object's size, so a small object costs one
+//! request and no `HEAD`. The rest of a larger object comes as concurrent
+//! 8 MiB ranged `GET`s, at most 8 in flight, handed on strictly in order;
+//! each sends `If-Match` with the first response's ETag, so an object
+//! overwritten mid-read is an error (temporary: read it again), never a mix
+//! of two versions. Memory stays near ten parts per read. A write of more
+//! than one part uploads up to 8 parts at once (64 MiB of parts in flight
+//! at most, never fewer than 2 parts).
+//!
 //! ## Directory markers
 //!
 //! A zero-byte key ending in `/` (what the S3 console's "create folder"

@@ -139,6 +139,9 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>, script: Script) {
         if reader.read_exact(&mut body).is_err() {
             return;
         }
+        // Like S3, a ranged GET of the whole (short) object is a 206 with
+        // its Content-Range (the reader's first GET is ranged).
+        let ranged = headers.iter().any(|(k, _)| k == "range");
         let method = line.split(' ').next().unwrap_or("").to_owned();
         let target = line.split(' ').nth(1).unwrap_or("").to_owned();
         if let Ok(mut s) = seen.lock() {
@@ -200,8 +203,17 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>, script: Script) {
                 continue;
             }
             (_, "GET") => {
+                let status = if ranged {
+                    format!(
+                        "206 Partial Content\r\nContent-Range: bytes 0-{}/{}",
+                        BODY.len() - 1,
+                        BODY.len()
+                    )
+                } else {
+                    "200 OK".to_owned()
+                };
                 let mut r = format!(
-                    "HTTP/1.1 200 OK\r\nETag: \"e\"\r\nLast-Modified: Tue, 01 Dec 2026 00:00:00 GMT\r\n\
+                    "HTTP/1.1 {status}\r\nETag: \"e\"\r\nLast-Modified: Tue, 01 Dec 2026 00:00:00 GMT\r\n\
                      Content-Length: {}\r\n\r\n",
                     BODY.len()
                 )

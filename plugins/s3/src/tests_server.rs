@@ -321,3 +321,53 @@ fn directory_markers_are_directories_and_leave_with_them() {
     block_on(async { ok(store.delete(&ArtifactPath::root()).await) });
     assert_eq!(t.keys(&root), Vec::<String>::new(), "the root's marker survived");
 }
+
+#[test]
+fn sse_kms_encryption_is_shown_by_a_head() {
+    let Some(uri) = server_uri("sse-head") else {
+        eprintln!("no s3 test server (run `cargo xtask test`); skipped");
+        return;
+    };
+    let t = target(&uri);
+    // `testkey-1` is the key the xtask radosgw's `testing` KMS backend knows.
+    let extra = r#"{"ServerSideEncryption":"aws:kms","SSEKMSKeyId":"testkey-1"}"#;
+    let kms = ok(open(&uri, &[("upload_extra_args", extra)]));
+    let plain = ok(open(&uri, &[]));
+    let region = std::env::var("AWS_DEFAULT_REGION").unwrap_or_else(|_| "us-east-1".to_owned());
+    // A signed HEAD straight to the server: its response headers, lowercased.
+    let head = |key: &str| {
+        let out = Command::new("curl")
+            .args(["--silent", "--show-error", "--fail", "--max-time", "30", "-I"])
+            .args(["--aws-sigv4", &format!("aws:amz:{region}:s3"), "--user", &t.user])
+            .args(["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"])
+            .arg(t.url(&format!("{}/{key}", t.prefix)))
+            .output();
+        match out {
+            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).to_ascii_lowercase(),
+            other => panic!("signed HEAD of {key} failed: {other:?}"),
+        }
+    };
+    let big = content(12 << 20);
+    block_on(async {
+        // One small PUT and one multipart upload (12 MiB > the 8 MiB part).
+        for (name, data) in [("small.txt", b"encrypted at rest".to_vec()), ("big.bin", big.clone())] {
+            let mut w = ok(kms.write(&p(name)).await);
+            ok(w.write(FfiBuf::from_vec(data.clone())).await);
+            ok(w.finish().await);
+            assert_eq!(ok(read_all(&kms, name, None).await), data, "{name}");
+            let h = head(name);
+            assert!(h.contains("x-amz-server-side-encryption: aws:kms"), "{name}: {h}");
+            assert!(
+                h.contains("x-amz-server-side-encryption-aws-kms-key-id: testkey-1"),
+                "{name}: {h}"
+            );
+        }
+        // Without the setting nothing is encrypted: the check can fail.
+        let mut w = ok(plain.write(&p("plain.txt")).await);
+        ok(w.write(FfiBuf::from_vec(b"plain".to_vec())).await);
+        ok(w.finish().await);
+        let h = head("plain.txt");
+        assert!(!h.contains("x-amz-server-side-encryption"), "{h}");
+        ok(plain.delete(&ArtifactPath::root()).await);
+    });
+}

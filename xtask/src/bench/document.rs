@@ -12,6 +12,7 @@ use crate::project::{self, Result};
 const PARTS: &[(&str, &str)] = &[
     ("local", "`arca cp` against `cp`"),
     ("server", "`arca serve` against MLflow and nginx"),
+    ("s3", "Arca on S3 against boto3 and MLflow"),
 ];
 
 /// The top of a new document (an existing one keeps its own).
@@ -25,14 +26,15 @@ Measured by `cargo xtask bench`. Each part below is written by its own command, 
 | --- | --- |
 | [`arca cp` against `cp`](#arca-cp-against-cp) | `cargo xtask bench local` (or `cargo xtask bench`) |
 | [`arca serve` against MLflow and nginx](#arca-serve-against-mlflow-and-nginx) | `cargo xtask bench server` |
+| [Arca on S3 against boto3 and MLflow](#arca-on-s3-against-boto3-and-mlflow) | `cargo xtask bench s3` |
 
-`cargo xtask bench all` runs both, one after the other.
+`cargo xtask bench all` runs the three, one after the other.
 ";
 
 /// One benchmark's part of `BENCHMARKS.md`.
 #[derive(Debug)]
 pub struct Document<'a> {
-    /// The marker name: `local`, `server`.
+    /// The marker name: `local`, `server`, `s3`.
     pub name: &'static str,
     /// The heading.
     pub title: &'static str,

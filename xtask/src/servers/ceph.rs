@@ -277,6 +277,9 @@ impl Ceph {
             ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.to_owned()),
             ("AWS_DEFAULT_REGION", REGION.to_owned()),
             (BUCKET_ENV, BUCKET.to_owned()),
+            // A test without keys must fail at once, not ask the instance
+            // metadata service of whatever machine it runs on.
+            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
         ];
         if let (Some(endpoint), Some(cert)) = (&self.https_endpoint, &self.ca_bundle) {
             env.push((HTTPS_ENDPOINT_ENV, endpoint.clone()));
