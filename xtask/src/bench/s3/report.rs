@@ -181,9 +181,9 @@ fn big_section(b: &Bench<'_>, t: &Transfer) -> Section {
              `TransferConfig(multipart_threshold=8 MiB, multipart_chunksize=8 MiB, max_concurrency=10)` (boto3's \
              defaults, which is what MLflow's S3 repository gets: it calls `upload_file`/`download_file` without \
              a config) on the client MLflow builds (`S3ArtifactRepository._get_s3_client()`). `arca cp` runs with \
-             its defaults. The informative rows hold boto3 to the S3 plugin's own concurrency, to show how much of \
-             the difference that is: 3 threads on upload (the parts the plugin's writer keeps in flight), 1 on \
-             download (the plugin reads an object as one `GET` stream).",
+             its defaults. The informative rows hold boto3 to 3 threads on upload and 1 on download, to show how \
+             much its own concurrency buys it. (The S3 plugin keeps up to 8 parts of 8 MiB in flight on upload, \
+             and reads an object larger than 16 MiB as up to 8 concurrent 8 MiB ranged `GET`s.)",
             thousands(b.sizes.big_bytes()),
             b.bucket(),
         ),

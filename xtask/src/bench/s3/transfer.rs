@@ -42,10 +42,8 @@ const TICKS_PER_SEC: f64 = 100.0;
 /// is measured against, then (large file only) [`LIKE_ARCA`].
 pub const ARCA: usize = 0;
 pub const PYTHON: usize = 1;
-/// boto3 held to the S3 plugin's own concurrency, to show how much of the
-/// difference that is: on upload as many parts in flight as the plugin's
-/// writer keeps (`MAX_IN_FLIGHT` in `plugins/s3/src/writer.rs`), on
-/// download one request at a time, like the plugin's single `GET` stream.
+/// boto3 held to 3 threads on upload and 1 on download, to show how much
+/// its own concurrency buys it.
 pub const LIKE_ARCA: usize = 2;
 const LIKE_ARCA_THREADS: [&str; 2] = ["3", "1"];
 
