@@ -104,7 +104,7 @@ impl Sizes {
 
     /// The large file's size for people: `1 GiB`, `64 MiB`.
     pub fn big_shown(&self) -> String {
-        if self.big_mib % 1024 == 0 {
+        if self.big_mib.is_multiple_of(1024) {
             format!("{} GiB", self.big_mib / 1024)
         } else {
             format!("{} MiB", self.big_mib)
