@@ -70,3 +70,20 @@ pub fn sha256(data: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// The body of an HTTP/1.1 response sent with `Transfer-Encoding: chunked`.
+pub fn dechunk(mut rest: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..eol]).trim(), 16).unwrap_or(0);
+        let Some(data) = rest.get(eol + 2..eol + 2 + size) else {
+            break;
+        };
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(data);
+        rest = rest.get(eol + 4 + size..).unwrap_or_default();
+    }
+    out
+}

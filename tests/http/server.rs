@@ -212,27 +212,11 @@ fn parse(raw: &[u8], head_only: bool) -> Response {
     let body = if head_only {
         Vec::new()
     } else if chunked {
-        dechunk(rest)
+        arca_tests::dechunk(rest)
     } else {
         rest.to_vec()
     };
     Response { status, headers, body }
-}
-
-fn dechunk(mut rest: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
-        let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..eol]).trim(), 16).unwrap_or(0);
-        let Some(data) = rest.get(eol + 2..eol + 2 + size) else {
-            break;
-        };
-        if size == 0 {
-            break;
-        }
-        out.extend_from_slice(data);
-        rest = rest.get(eol + 4 + size..).unwrap_or_default();
-    }
-    out
 }
 
 /// Waits (bounded) until `cond` holds, polling; panics with `what` otherwise.

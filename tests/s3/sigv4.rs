@@ -109,27 +109,11 @@ pub fn get(s3: &S3, query: &[(&str, &str)]) -> (u16, String) {
     let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let rest = &raw[split + 4..];
     let body = if head.contains("transfer-encoding: chunked") {
-        dechunk(rest)
+        arca_tests::dechunk(rest)
     } else {
         rest.to_vec()
     };
     (status, String::from_utf8_lossy(&body).into_owned())
-}
-
-fn dechunk(mut rest: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
-        let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..eol]).trim(), 16).unwrap_or(0);
-        let Some(data) = rest.get(eol + 2..eol + 2 + size) else {
-            break;
-        };
-        if size == 0 {
-            break;
-        }
-        out.extend_from_slice(data);
-        rest = rest.get(eol + 4 + size..).unwrap_or_default();
-    }
-    out
 }
 
 /// The keys of the multipart uploads still open under `prefix`

@@ -8,47 +8,15 @@
 //! parts need only small objects; one checks the real plan's thresholds.
 
 use crate::parts::{Plan, TEST_PLAN};
+use crate::tests::{block_on, ok, p, server_uri};
 use crate::{S3Config, S3Store};
 use arca_core::{ArtifactPath, ByteRange, Config, ErrorKind, FfiBuf, Reader, Result, Store, Writer};
 
-fn server_uri(name: &str) -> Option<String> {
-    let uri = find_server_uri(name);
-    if uri.is_none() && std::env::var_os("CI").is_some() {
-        panic!("no S3 test server under CI: `cargo xtask test` must start radosgw");
-    }
-    uri
-}
-
-fn find_server_uri(name: &str) -> Option<String> {
-    std::env::var("MLFLOW_S3_ENDPOINT_URL").ok()?;
-    let extra = std::env::var("ARCA_CONFORMANCE_EXTRA_URIS").ok()?;
-    let uri = extra.split(',').map(str::trim).find(|u| u.starts_with("s3://"))?;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    Some(format!("{}/unit-reader-{name}-{nanos}", uri.trim_end_matches('/')))
-}
-
 fn store(name: &str) -> Option<S3Store> {
-    let uri = server_uri(name)?;
+    let uri = server_uri(&format!("reader-{name}"))?;
     match S3Config::parse(&uri, Config::from_pairs(std::iter::empty::<(&str, &str)>())).and_then(S3Store::open) {
         Ok(s) => Some(s),
         Err(e) => panic!("cannot open {uri}: {e:?}"),
-    }
-}
-
-fn p(s: &str) -> ArtifactPath {
-    ArtifactPath::parse(s).unwrap_or_else(|e| panic!("bad path {s}: {e}"))
-}
-
-fn ok<T>(r: Result<T>) -> T {
-    r.unwrap_or_else(|e| panic!("{e:?}"))
-}
-
-fn block_on<T>(f: impl Future<Output = T>) -> T {
-    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt.block_on(f),
-        Err(e) => panic!("cannot start a runtime: {e}"),
     }
 }
 
