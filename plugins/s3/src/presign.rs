@@ -39,16 +39,7 @@ pub(crate) async fn presign_read(shared: &Shared, path: &ArtifactPath, ttl: Dura
     for (k, v) in &shared.part_headers {
         opts = opts.with_signed_header(k.clone(), v.clone());
     }
-    let headers = shared
-        .part_headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    let headers = shared.client_headers();
     let ttl = ttl.clamp(Duration::from_secs(1), MAX_TTL);
     let url = shared
         .client

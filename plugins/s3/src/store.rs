@@ -86,6 +86,20 @@ impl Shared {
 
     /// The object_store path of `key`, verbatim (no percent-encoding, so keys
     /// are the ones MLflow's boto3 client uses).
+    /// The headers a client of a presigned URL must send (SSE-C, expected
+    /// bucket owner), as text.
+    pub(crate) fn client_headers(&self) -> Vec<(String, String)> {
+        self.part_headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect()
+    }
+
     pub(crate) fn location(&self, key: &str) -> Result<Path> {
         Path::parse(key).map_err(|e| Error::invalid_input(format!("invalid s3 key {key:?}: {e}")))
     }
@@ -230,16 +244,7 @@ impl Shared {
             .map_err(|e| self.error("start a multipart upload of", &key, e))?;
         // The client must send these headers with each part; the signature
         // covers them, so they cannot be dropped or changed.
-        let headers: Vec<(String, String)> = self
-            .part_headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let headers = self.client_headers();
         let mut parts = Vec::with_capacity(num_parts as usize);
         for part_number in 1..=num_parts {
             let mut opts = SignedUrlOptions::default()

@@ -161,6 +161,18 @@ impl Server {
         }
     }
 
+    /// For `arca serve --port 0`: learns the port it printed, then waits
+    /// until `/health` answers, each for at most `limit`.
+    pub fn wait_for_arca(&mut self, limit: Duration) -> Result {
+        let port = self.wait_for_stderr(limit, |text| {
+            let at = text.find("listening on http://127.0.0.1:")? + "listening on http://127.0.0.1:".len();
+            let digits: String = text[at..].chars().take_while(char::is_ascii_digit).collect();
+            digits.parse::<u16>().ok()
+        })?;
+        self.origin = format!("http://127.0.0.1:{port}");
+        self.wait_ready("/health", Instant::now(), limit)
+    }
+
     /// Polls `GET {origin}{path}` until it answers 200, for at most `limit`
     /// from `since`.
     pub fn wait_ready(&mut self, path: &str, since: Instant, limit: Duration) -> Result {

@@ -133,13 +133,7 @@ fn start_arca(b: &Bench<'_>, root: &Path) -> Result<Server> {
         "0".into(),
     ]);
     let mut server = Server::spawn("arca serve", Api::Mlflow, dir.clone(), dir, command, false)?;
-    let port = server.wait_for_stderr(START_LIMIT, |text| {
-        let at = text.find("listening on http://127.0.0.1:")? + "listening on http://127.0.0.1:".len();
-        let digits: String = text[at..].chars().take_while(char::is_ascii_digit).collect();
-        digits.parse::<u16>().ok()
-    })?;
-    server.origin = format!("http://127.0.0.1:{port}");
-    server.wait_ready("/health", Instant::now(), START_LIMIT)?;
+    server.wait_for_arca(START_LIMIT)?;
     Ok(server)
 }
 
