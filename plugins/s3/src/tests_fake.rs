@@ -377,3 +377,26 @@ fn a_slow_but_moving_download_outlasts_the_timeout() {
     assert_eq!(got, BODY);
     assert!(started.elapsed() > Duration::from_secs(2), "the body was not trickled");
 }
+
+#[test]
+fn debug_output_never_shows_a_secret() {
+    let fake = Fake::start(Script::Answer);
+    let key = "0123456789abcdef0123456789ABCDEF";
+    let extra = format!(r#"{{"SSECustomerAlgorithm":"AES256","SSECustomerKey":"{key}"}}"#);
+    // The transport layer (and its signer) is in use with an owner or an ACL.
+    let s = store(
+        &fake,
+        &[
+            ("upload_extra_args", extra.as_str()),
+            ("expected_bucket_owner", "111122223333"),
+            ("session_token", "token-fake"),
+        ],
+    );
+    let shown = format!("{s:?}");
+    // It does describe the store (a check on an empty string could not fail).
+    assert!(shown.contains("bkt") && shown.contains("111122223333"), "{shown}");
+    let b64 = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlBQkNERUY=";
+    for secret in ["secret-fake", "token-fake", key, b64] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+}
