@@ -107,6 +107,15 @@ impl Drop for Fake {
 
 /// Serves one connection (several requests with keep-alive) until the
 /// client closes it or goes quiet for 10 s.
+/// The status line and headers of an answer about the object [`BODY`].
+fn object_head(status: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\nETag: \"e\"\r\nLast-Modified: Tue, 01 Dec 2026 00:00:00 GMT\r\n\
+         Content-Length: {}\r\n\r\n",
+        BODY.len()
+    )
+}
+
 fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>, script: Script) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let Ok(mut out) = stream.try_clone() else { return };
@@ -158,12 +167,7 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>, script: Script) {
                 return;
             }
             (_, "PUT") => b"HTTP/1.1 200 OK\r\nETag: \"e\"\r\nContent-Length: 0\r\n\r\n".to_vec(),
-            (_, "HEAD") => format!(
-                "HTTP/1.1 200 OK\r\nETag: \"e\"\r\nLast-Modified: Tue, 01 Dec 2026 00:00:00 GMT\r\n\
-                 Content-Length: {}\r\n\r\n",
-                BODY.len()
-            )
-            .into_bytes(),
+            (_, "HEAD") => object_head("200 OK").into_bytes(),
             (_, "GET") if target.contains("list-type=2") => {
                 let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult>\
                            <IsTruncated>false</IsTruncated><KeyCount>0</KeyCount></ListBucketResult>";
@@ -174,11 +178,7 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>, script: Script) {
                 .into_bytes()
             }
             (Script::StallBody, "GET") => {
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nETag: \"e\"\r\nLast-Modified: Tue, 01 Dec 2026 00:00:00 GMT\r\n\
-                     Content-Length: {}\r\n\r\n",
-                    BODY.len()
-                );
+                let head = object_head("200 OK");
                 let _ = out.write_all(head.as_bytes());
                 let _ = out.write_all(&BODY[..BODY.len() / 2]);
                 let _ = out.flush();
@@ -187,11 +187,7 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>, script: Script) {
                 return;
             }
             (Script::Trickle, "GET") => {
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nETag: \"e\"\r\nLast-Modified: Tue, 01 Dec 2026 00:00:00 GMT\r\n\
-                     Content-Length: {}\r\n\r\n",
-                    BODY.len()
-                );
+                let head = object_head("200 OK");
                 let _ = out.write_all(head.as_bytes());
                 for b in BODY {
                     // The pace is what is tested, not a wait for anything.
@@ -212,12 +208,7 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>, script: Script) {
                 } else {
                     "200 OK".to_owned()
                 };
-                let mut r = format!(
-                    "HTTP/1.1 {status}\r\nETag: \"e\"\r\nLast-Modified: Tue, 01 Dec 2026 00:00:00 GMT\r\n\
-                     Content-Length: {}\r\n\r\n",
-                    BODY.len()
-                )
-                .into_bytes();
+                let mut r = object_head(&status).into_bytes();
                 r.extend_from_slice(BODY);
                 r
             }

@@ -140,16 +140,7 @@ pub fn big(b: &Bench<'_>) -> Result<Transfer> {
                 down.arg(LIKE_ARCA_THREADS[1]);
             }
             measure::remove(&got)?;
-            let [up_label, down_label] = BIG_LABELS[i];
-            step(b, &mut t.up[i], up, i != ARCA, &format!("{what} up, {up_label}"), run)?;
-            step(
-                b,
-                &mut t.down[i],
-                down,
-                i != ARCA,
-                &format!("{what} down, {down_label}"),
-                run,
-            )?;
+            step_both(b, &mut t, i, [up, down], &what, BIG_LABELS[i], run)?;
             same_file(&src, &got)?;
             measure::remove(&got)?;
             b.clean(&prefix)?;
@@ -179,16 +170,7 @@ pub fn small(b: &Bench<'_>) -> Result<Transfer> {
                     b.python([os("mlflow-down"), os(b.uri(&prefix)), os(&got)]),
                 )
             };
-            let [up_label, down_label] = SMALL_LABELS[i];
-            step(b, &mut t.up[i], up, i != ARCA, &format!("{what} up, {up_label}"), run)?;
-            step(
-                b,
-                &mut t.down[i],
-                down,
-                i != ARCA,
-                &format!("{what} down, {down_label}"),
-                run,
-            )?;
+            step_both(b, &mut t, i, [up, down], &what, SMALL_LABELS[i], run)?;
             same_tree(&src, &got)?;
             b.clean(&prefix)?;
         }
@@ -197,6 +179,27 @@ pub fn small(b: &Bench<'_>) -> Result<Transfer> {
 }
 
 /// Runs one timed command, `sync` first, and records it.
+/// Times contender `i`'s upload, then its download.
+fn step_both(
+    b: &Bench<'_>,
+    t: &mut Transfer,
+    i: usize,
+    [up, down]: [Command; 2],
+    what: &str,
+    [up_label, down_label]: [&str; 2],
+    run: usize,
+) -> Result {
+    step(b, &mut t.up[i], up, i != ARCA, &format!("{what} up, {up_label}"), run)?;
+    step(
+        b,
+        &mut t.down[i],
+        down,
+        i != ARCA,
+        &format!("{what} down, {down_label}"),
+        run,
+    )
+}
+
 fn step(b: &Bench<'_>, t: &mut Timed, cmd: Command, python: bool, what: &str, run: usize) -> Result {
     let logs = &b.ctx.logs;
     let cpu_file = logs.join("cpu.txt");
