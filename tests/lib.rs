@@ -1,6 +1,8 @@
 //! Shared helpers for Arca's test binaries: where the built artefacts are,
 //! unique names, deterministic pseudo-random content.
 
+pub mod wire;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -5,7 +5,9 @@
 //! Invariant: no function here lets a panic unwind into the host, and no
 //! future it returns ever panics when polled.
 
-use crate::abi::{ABI_VERSION, FfiOp, MAGIC, PluginDecl, PluginVTable, ReaderHandle, StoreHandle, WriterHandle};
+use crate::abi::{
+    ABI_MINOR, ABI_VERSION, FfiOp, MAGIC, PluginDecl, PluginVTable, ReaderHandle, StoreHandle, WriterHandle,
+};
 use crate::error::{Error, Result};
 use crate::ffi::{FfiBuf, FfiKv, FfiResult, FfiSlice, FfiStr, FfiUnit};
 use crate::path::ArtifactPath;
@@ -403,14 +405,21 @@ unsafe extern "C" fn presign_read_thunk<P: Plugin>(
     })
 }
 
-fn build_vtable<P: Plugin>() -> PluginVTable {
+/// The operations table of plugin `P`, as [`crate::export_plugin!`] exports
+/// it. Public for the rare exporter that must change it (the loader's test
+/// fixtures build tables of other sizes from it).
+pub fn vtable<P: Plugin>() -> PluginVTable {
     let schemes: Vec<FfiStr<'static>> = P::SCHEMES.iter().map(|s| FfiStr::new(s)).collect();
     let schemes: &'static [FfiStr<'static>] = Box::leak(schemes.into_boxed_slice());
     PluginVTable {
+        size: std::mem::size_of::<PluginVTable>(),
+        minor: ABI_MINOR,
+        reserved: 0,
         name: FfiStr::new(P::NAME),
         version: FfiStr::new(P::VERSION),
         schemes: FfiSlice::new(schemes),
-        capabilities: P::CAPABILITIES,
+        capabilities: P::CAPABILITIES.to_bits(),
+        requires: FfiSlice::new(P::REQUIRES),
         open: open_thunk::<P>,
         store_drop: store_drop_thunk::<P>,
         stat: stat_thunk::<P>,
@@ -441,7 +450,7 @@ pub fn entry<P: Plugin>(cell: &'static OnceLock<PluginDecl>) -> *const PluginDec
             // would also print them, so the plugin's own copy of std gets a
             // silent one. This affects this library only, never the host.
             std::panic::set_hook(Box::new(|_| {}));
-            let vtable: &'static PluginVTable = Box::leak(Box::new(build_vtable::<P>()));
+            let vtable: &'static PluginVTable = Box::leak(Box::new(vtable::<P>()));
             PluginDecl {
                 magic: MAGIC,
                 abi_version: ABI_VERSION,

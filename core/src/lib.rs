@@ -35,12 +35,15 @@ pub mod export;
 pub mod ffi;
 pub mod path;
 pub mod plugin;
+pub mod runtime;
 pub mod types;
 
+pub use abi::Requirement;
 pub use error::{Error, ErrorKind, Result};
 pub use ffi::FfiBuf;
 pub use path::{ArtifactPath, PathError};
 pub use plugin::{Chunk, Config, Plugin, Reader, Store, Writer};
+pub use runtime::Runtime;
 pub use types::{
     ByteRange, Capabilities, CompletedPart, FileInfo, ListPage, MultipartUpload, PresignedPart, PresignedUrl,
 };

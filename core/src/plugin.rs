@@ -2,9 +2,11 @@
 //! turns an implementation into the `extern "C"` vtable; a plugin crate never
 //! writes `unsafe`.
 
+use crate::abi::Requirement;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ffi::FfiBuf;
 use crate::path::ArtifactPath;
+use crate::runtime::Runtime;
 use crate::types::{ByteRange, Capabilities, CompletedPart, FileInfo, ListPage, MultipartUpload, PresignedUrl};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -24,17 +26,31 @@ pub trait Plugin: Send + Sync + 'static {
     const SCHEMES: &'static [&'static str];
     /// What its stores can do.
     const CAPABILITIES: Capabilities;
+    /// The async runtime its futures run on: none (the default, for a
+    /// plugin that never waits on timers, sockets or blocking work), or a
+    /// tokio runtime the plugin library owns (`Runtime::Tokio`, with the
+    /// `tokio` feature of `arca-core`).
+    const RUNTIME: Runtime = Runtime::None;
+    /// What the plugin needs of a host newer than the epoch's first version
+    /// (see [`crate::abi`]): a host older than a requirement refuses the
+    /// plugin and names it. Empty (the default) for a plugin that uses
+    /// nothing appended to the ABI, or uses it only when the host has it.
+    const REQUIRES: &'static [Requirement] = &[];
     /// The store type.
     type Store: Store;
 
-    /// Runs `f` with the plugin's own async runtime entered on the current
-    /// thread (for tokio: `runtime.enter()`). A plugin library carries its
-    /// own copy of its runtime; the host polls plugin futures on its own
-    /// threads, and every poll happens inside `enter`, so timers, I/O and
-    /// `spawn_blocking` reach the plugin's runtime, never the host's. A plugin
-    /// without a runtime returns `Ok(f())`. An error (the runtime cannot be
-    /// started) fails the operation.
-    fn enter<R>(f: impl FnOnce() -> R) -> Result<R>;
+    /// Runs `f` with the plugin's runtime entered on the current thread. A
+    /// plugin library carries its own copy of its runtime; the host polls
+    /// plugin futures on its own threads, and every poll happens inside
+    /// `enter`, so timers, I/O and `spawn_blocking` reach the plugin's
+    /// runtime, never the host's. An error (the runtime cannot be started)
+    /// fails the operation.
+    ///
+    /// The default serves [`Plugin::RUNTIME`]; override it only to bring a
+    /// runtime other than tokio.
+    fn enter<R>(f: impl FnOnce() -> R) -> Result<R> {
+        crate::runtime::enter::<Self, R>(f)
+    }
 
     /// Opens a store for `uri` with its configuration. Unknown keys must be
     /// refused by name (see [`Config::finish`]).
@@ -42,6 +58,11 @@ pub trait Plugin: Send + Sync + 'static {
 }
 
 /// A store: the minimum primitive set. Conveniences live in the host.
+///
+/// The operations a capability gates (multipart uploads, presigned reads)
+/// answer `UNSUPPORTED` unless the store implements them, so a store that
+/// cannot do them writes nothing for them, and an operation added to the
+/// ABI later never breaks a plugin's source.
 pub trait Store: Send + Sync + 'static {
     /// A streaming reader.
     type Reader: Reader;
@@ -67,32 +88,48 @@ pub trait Store: Send + Sync + 'static {
     fn write(&self, path: &ArtifactPath) -> impl Future<Output = Result<Self::Writer>> + Send;
     /// Deletes a file or a whole subtree; a missing path is success.
     fn delete(&self, path: &ArtifactPath) -> impl Future<Output = Result<()>> + Send;
-    /// Starts a presigned multipart upload, or `UNSUPPORTED`.
+    /// Starts a multipart upload whose parts the client sends straight to
+    /// the backend (presigned part URLs), for a store whose capabilities say
+    /// `multipart`; `UNSUPPORTED` otherwise.
     fn multipart_create(
         &self,
         path: &ArtifactPath,
         num_parts: u32,
-    ) -> impl Future<Output = Result<MultipartUpload>> + Send;
-    /// Completes a multipart upload, or `UNSUPPORTED`.
+    ) -> impl Future<Output = Result<MultipartUpload>> + Send {
+        let _ = num_parts;
+        unsupported("start a multipart upload of", path)
+    }
+    /// Completes a multipart upload (see [`Store::multipart_create`]).
     fn multipart_complete(
         &self,
         path: &ArtifactPath,
         upload_id: &str,
         parts: &[CompletedPart],
-    ) -> impl Future<Output = Result<()>> + Send;
-    /// Aborts a multipart upload, or `UNSUPPORTED`.
-    fn multipart_abort(&self, path: &ArtifactPath, upload_id: &str) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = Result<()>> + Send {
+        let _ = (upload_id, parts);
+        unsupported("complete a multipart upload of", path)
+    }
+    /// Aborts a multipart upload (see [`Store::multipart_create`]).
+    fn multipart_abort(&self, path: &ArtifactPath, upload_id: &str) -> impl Future<Output = Result<()>> + Send {
+        let _ = upload_id;
+        unsupported("abort a multipart upload of", path)
+    }
     /// A URL that reads the file `path` straight from the backend for `ttl`,
-    /// for a plugin whose capabilities say `presigned_read`; `UNSUPPORTED`
-    /// otherwise (the default).
+    /// for a store whose capabilities say `presigned_read`; `UNSUPPORTED`
+    /// otherwise.
     fn presign_read(
         &self,
         path: &ArtifactPath,
         ttl: std::time::Duration,
     ) -> impl Future<Output = Result<PresignedUrl>> + Send {
-        let _ = (path, ttl);
-        async { Err(Error::unsupported("this store cannot presign reads")) }
+        let _ = ttl;
+        unsupported("presign a read of", path)
     }
+}
+
+/// The answer of an operation a store does not implement.
+fn unsupported<T>(what: &str, path: &ArtifactPath) -> std::future::Ready<Result<T>> {
+    std::future::ready(Err(Error::unsupported(format!("this store cannot {what} {path}"))))
 }
 
 /// Streams a file out in chunks.

@@ -5,7 +5,12 @@ use crate::ffi::{FfiBuf, FfiPair, FfiVec};
 
 /// What a plugin can do. Capabilities are data: callers read them, they
 /// never probe by calling and catching `Unsupported`.
-#[repr(C)]
+///
+/// They cross the boundary as bits ([`Capabilities::to_bits`]), so a new
+/// capability is a new field here and the next free bit, and a host ignores
+/// bits it does not know. Write a plugin's capabilities from a constant
+/// (`Capabilities { multipart: true, ..Capabilities::FILESYSTEM }`), so a
+/// field added later does not break its source.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Capabilities {
     /// `stat` works.
@@ -29,9 +34,48 @@ pub struct Capabilities {
     pub presigned_read: bool,
 }
 
+/// The bit of each capability, in the order they were added. Never reuse or
+/// renumber one.
+pub mod cap_bits {
+    /// [`super::Capabilities::stat`].
+    pub const STAT: u64 = 1 << 0;
+    /// [`super::Capabilities::list`].
+    pub const LIST: u64 = 1 << 1;
+    /// [`super::Capabilities::read`].
+    pub const READ: u64 = 1 << 2;
+    /// [`super::Capabilities::read_range`].
+    pub const READ_RANGE: u64 = 1 << 3;
+    /// [`super::Capabilities::write`].
+    pub const WRITE: u64 = 1 << 4;
+    /// [`super::Capabilities::delete`].
+    pub const DELETE: u64 = 1 << 5;
+    /// [`super::Capabilities::multipart`].
+    pub const MULTIPART: u64 = 1 << 6;
+    /// [`super::Capabilities::empty_dirs`].
+    pub const EMPTY_DIRS: u64 = 1 << 7;
+    /// [`super::Capabilities::presigned_read`].
+    pub const PRESIGNED_READ: u64 = 1 << 8;
+    /// Every bit this `arca-core` knows.
+    pub const KNOWN: u64 = (1 << 9) - 1;
+}
+
 impl Capabilities {
-    /// Everything but multipart: a full filesystem-like store. Others are
-    /// written from it: `Capabilities { empty_dirs: false, ..Capabilities::FILESYSTEM }`.
+    /// Nothing at all: the base for a plugin that can do little.
+    pub const NONE: Self = Self {
+        stat: false,
+        list: false,
+        read: false,
+        read_range: false,
+        write: false,
+        delete: false,
+        multipart: false,
+        empty_dirs: false,
+        presigned_read: false,
+    };
+
+    /// Everything but multipart and presigned reads: a full
+    /// filesystem-like store. Others are written from it:
+    /// `Capabilities { empty_dirs: false, ..Capabilities::FILESYSTEM }`.
     pub const FILESYSTEM: Self = Self {
         stat: true,
         list: true,
@@ -43,6 +87,47 @@ impl Capabilities {
         empty_dirs: true,
         presigned_read: false,
     };
+
+    /// The bits that cross the boundary.
+    pub const fn to_bits(self) -> u64 {
+        use cap_bits::*;
+        let flags = [
+            (self.stat, STAT),
+            (self.list, LIST),
+            (self.read, READ),
+            (self.read_range, READ_RANGE),
+            (self.write, WRITE),
+            (self.delete, DELETE),
+            (self.multipart, MULTIPART),
+            (self.empty_dirs, EMPTY_DIRS),
+            (self.presigned_read, PRESIGNED_READ),
+        ];
+        let mut bits = 0;
+        let mut i = 0;
+        while i < flags.len() {
+            if flags[i].0 {
+                bits |= flags[i].1;
+            }
+            i += 1;
+        }
+        bits
+    }
+
+    /// Reads bits; unknown ones are ignored.
+    pub const fn from_bits(bits: u64) -> Self {
+        use cap_bits::*;
+        Self {
+            stat: bits & STAT != 0,
+            list: bits & LIST != 0,
+            read: bits & READ != 0,
+            read_range: bits & READ_RANGE != 0,
+            write: bits & WRITE != 0,
+            delete: bits & DELETE != 0,
+            multipart: bits & MULTIPART != 0,
+            empty_dirs: bits & EMPTY_DIRS != 0,
+            presigned_read: bits & PRESIGNED_READ != 0,
+        }
+    }
 }
 
 /// A file or directory.
@@ -370,4 +455,26 @@ pub struct FfiCompletedPart<'a> {
     pub etag: crate::ffi::FfiStr<'a>,
     /// See [`CompletedPart::url`].
     pub url: crate::ffi::FfiStr<'a>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capability_bits_round_trip_and_unknown_bits_are_ignored() {
+        let c = Capabilities {
+            multipart: true,
+            empty_dirs: false,
+            ..Capabilities::FILESYSTEM
+        };
+        assert_eq!(Capabilities::from_bits(c.to_bits()), c);
+        assert_eq!(Capabilities::from_bits(c.to_bits() | 1 << 63), c);
+        assert_eq!(Capabilities::NONE.to_bits(), 0);
+        assert_eq!(
+            Capabilities::from_bits(cap_bits::KNOWN).to_bits(),
+            cap_bits::KNOWN,
+            "every known bit is a field"
+        );
+    }
 }

@@ -1,12 +1,26 @@
 //! Loads one plugin library and performs the handshake.
 //!
+//! The header of a plugin's declaration is read one field at a time, each
+//! only after the checks before it have passed (magic, then epoch, then
+//! layout fingerprint, then the operations table's own size and
+//! requirements), so a library that is not a plugin, or a plugin of another
+//! ABI, is refused before anything it points to is trusted. The operations
+//! are then copied into a table the host owns ([`ops::Table`]), with
+//! host-side `UNSUPPORTED` answers for whatever the plugin does not have.
+//!
 //! Libraries are never unloaded: a plugin may have threads (its runtime) and
 //! destructors registered, and unloading under them is undefined behaviour.
 
+mod ops;
+
 use crate::manifest::PluginEntry;
-use arca_core::abi::{ABI_VERSION, ENTRY_SYMBOL, EntryFn, MAGIC, PluginVTable, layout_fingerprint};
+use arca_core::abi::{
+    ABI_MINOR, ABI_VERSION, ENTRY_SYMBOL, EntryFn, MAGIC, MIN_VTABLE_SIZE, OLDEST_ABI_VERSION, PluginDecl,
+    PluginVTable, layout_fingerprint, v2,
+};
 use arca_core::{Capabilities, Error, ErrorKind, Result};
 use std::path::{Path, PathBuf};
+use std::ptr::addr_of;
 
 /// A loaded, verified plugin.
 #[derive(Debug)]
@@ -19,8 +33,14 @@ pub struct LoadedPlugin {
     pub version: String,
     /// Schemes the plugin declares.
     pub schemes: Vec<String>,
-    /// What its stores can do.
+    /// What its stores can do: what it declares, less what needs an
+    /// operation it does not have.
     pub capabilities: Capabilities,
+    /// The plugin ABI it was built for: (epoch, minor version).
+    pub abi: (u32, u32),
+    /// Operations the plugin does not have; the host answers them
+    /// `UNSUPPORTED`.
+    pub missing: Vec<&'static str>,
     pub(crate) vtable: &'static PluginVTable,
 }
 
@@ -31,8 +51,8 @@ fn invalid(lib: &Path, cause: impl std::fmt::Display) -> Error {
     )
 }
 
-/// Loads `entry.library`, checks magic, ABI version and layout, and checks
-/// that the plugin serves the schemes the manifest gives it.
+/// Loads `entry.library`, checks it (see the module docs), and checks that
+/// the plugin serves the schemes the manifest gives it.
 pub fn load(entry: &PluginEntry) -> Result<LoadedPlugin> {
     let lib_path = &entry.library;
     if !lib_path.exists() {
@@ -55,40 +75,39 @@ pub fn load(entry: &PluginEntry) -> Result<LoadedPlugin> {
             "the plugin failed to initialise (entry returned null)",
         ));
     }
-    // SAFETY: the first four fields of `PluginDecl` are frozen across ABI versions,
-    // so they can be read from any plugin before anything else is trusted.
-    let (magic, version, layout, vtable) =
-        unsafe { ((*decl).magic, (*decl).abi_version, (*decl).layout, (*decl).vtable) };
+    // SAFETY (for every read of `*decl` below): the header of `PluginDecl` is
+    // frozen across epochs, so its fields exist in any plugin's declaration;
+    // each is read only once the checks before it have passed.
+    let magic = unsafe { addr_of!((*decl).magic).read() };
     if magic != MAGIC {
         return Err(invalid(lib_path, "not an arca plugin (wrong magic number)"));
     }
-    if version != ABI_VERSION {
-        return Err(invalid(
-            lib_path,
-            format!(
-                "ABI version mismatch: the plugin has version {version}, this host needs {ABI_VERSION}; rebuild the plugin against a matching arca-core"
-            ),
-        ));
-    }
-    if layout != layout_fingerprint() {
-        return Err(invalid(
-            lib_path,
-            format!(
-                "ABI layout mismatch: plugin fingerprint {layout:016x}, host {:016x}; rebuild the plugin against a matching arca-core",
-                layout_fingerprint()
-            ),
-        ));
-    }
-    if vtable.is_null() {
-        return Err(invalid(lib_path, "the plugin has no operations table"));
-    }
+    let epoch = unsafe { addr_of!((*decl).abi_version).read() };
+    let table = match epoch {
+        ABI_VERSION => current_table(decl).map_err(|cause| invalid(lib_path, cause))?,
+        v2::ABI_VERSION => v2_table(decl).map_err(|cause| invalid(lib_path, cause))?,
+        newer if newer > ABI_VERSION => {
+            return Err(invalid(
+                lib_path,
+                format!(
+                    "ABI version {newer} is newer than this host's ({OLDEST_ABI_VERSION} to {ABI_VERSION}); upgrade arca or use a build of the plugin for ABI {ABI_VERSION}"
+                ),
+            ));
+        }
+        older => {
+            return Err(invalid(
+                lib_path,
+                format!(
+                    "ABI version {older} is older than this host loads ({OLDEST_ABI_VERSION} to {ABI_VERSION}); rebuild the plugin against a current arca-core"
+                ),
+            ));
+        }
+    };
     // The library stays loaded for the life of the process (see module docs).
-    let lib: &'static libloading::Library = Box::leak(Box::new(lib));
-    let _ = lib;
-    // SAFETY: checked non-null; the vtable is static data in a library that is never unloaded.
-    let vtable: &'static PluginVTable = unsafe { &*vtable };
+    std::mem::forget(lib);
     let text = |s: arca_core::ffi::FfiStr<'static>| s.to_string_lossy();
-    let schemes: Vec<String> = vtable
+    let schemes: Vec<String> = table
+        .vtable
         .schemes
         .as_slice()
         .iter()
@@ -107,10 +126,77 @@ pub fn load(entry: &PluginEntry) -> Result<LoadedPlugin> {
     }
     Ok(LoadedPlugin {
         library: lib_path.clone(),
-        name: text(vtable.name),
-        version: text(vtable.version),
+        name: text(table.vtable.name),
+        version: text(table.vtable.version),
         schemes,
-        capabilities: vtable.capabilities,
-        vtable,
+        capabilities: Capabilities::from_bits(table.vtable.capabilities),
+        abi: (epoch, table.minor),
+        missing: table.missing,
+        vtable: Box::leak(Box::new(table.vtable)),
     })
+}
+
+/// The header of this epoch's table, read from the plugin once the layout
+/// matches: its size first, then the rest of the header if the size covers
+/// it, then the requirements.
+fn current_table(decl: *const PluginDecl) -> std::result::Result<ops::Table, String> {
+    // SAFETY: the epoch is this host's, so the header has this layout.
+    let layout = unsafe { addr_of!((*decl).layout).read() };
+    if layout != layout_fingerprint() {
+        return Err(layout_mismatch(layout, layout_fingerprint()));
+    }
+    // SAFETY: as above.
+    let vt = unsafe { addr_of!((*decl).vtable).read() };
+    if vt.is_null() {
+        return Err("the plugin has no operations table".to_owned());
+    }
+    // SAFETY: the layout matches, so `vt` points to a table that starts with
+    // its size; nothing past the size is read.
+    let size = unsafe { addr_of!((*vt).size).read() };
+    if size < MIN_VTABLE_SIZE {
+        return Err(format!(
+            "its operations table is too small ({size} bytes, at least {MIN_VTABLE_SIZE})"
+        ));
+    }
+    // SAFETY: the header ends within `MIN_VTABLE_SIZE`, which `size` covers.
+    let table = unsafe { ops::Table::read(vt, size) };
+    let lacking: Vec<String> = table
+        .requires
+        .as_slice()
+        .iter()
+        .filter(|r| r.minor > ABI_MINOR)
+        .map(|r| format!("{} (ABI {ABI_VERSION}.{})", r.what.to_string_lossy(), r.minor))
+        .collect();
+    if !lacking.is_empty() {
+        return Err(format!(
+            "it needs what this host lacks: {}; this host has plugin ABI {ABI_VERSION}.{ABI_MINOR}, upgrade arca",
+            lacking.join(", ")
+        ));
+    }
+    Ok(table)
+}
+
+/// An epoch-2 plugin's table, read into this epoch's shape.
+fn v2_table(decl: *const PluginDecl) -> std::result::Result<ops::Table, String> {
+    // SAFETY: the header is frozen across epochs.
+    let layout = unsafe { addr_of!((*decl).layout).read() };
+    if layout != v2::layout_fingerprint() {
+        return Err(layout_mismatch(layout, v2::layout_fingerprint()));
+    }
+    // SAFETY: as above; an epoch-2 declaration points to an epoch-2 table.
+    let vt = unsafe { addr_of!((*decl).vtable).read() }.cast::<v2::PluginVTableV2>();
+    if vt.is_null() {
+        return Err("the plugin has no operations table".to_owned());
+    }
+    // SAFETY: the layout fingerprint of epoch 2 matches, so `vt` is a whole
+    // epoch-2 table, static data of a library that is never unloaded.
+    let upgraded = v2::upgrade(unsafe { &*vt });
+    // SAFETY: `upgraded` is a whole table of this epoch.
+    Ok(unsafe { ops::Table::read(&upgraded, upgraded.size) })
+}
+
+fn layout_mismatch(plugin: u64, host: u64) -> String {
+    format!(
+        "ABI layout mismatch: plugin fingerprint {plugin:016x}, host {host:016x} (built for another platform or against a modified arca-core); rebuild the plugin"
+    )
 }

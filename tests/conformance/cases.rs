@@ -7,18 +7,18 @@ use arca_host::Store;
 use arca_tests::content;
 use bytes::Bytes;
 
-fn p(s: &str) -> ArtifactPath {
+pub(crate) fn p(s: &str) -> ArtifactPath {
     ArtifactPath::parse(s).unwrap_or_default()
 }
 
-async fn put(store: &Store, path: &str, data: &[u8]) -> Result<(), String> {
+pub(crate) async fn put(store: &Store, path: &str, data: &[u8]) -> Result<(), String> {
     store
         .put_bytes(&p(path), Bytes::copy_from_slice(data))
         .await
         .map_err(e2s)
 }
 
-async fn get(store: &Store, path: &str) -> Result<Vec<u8>, String> {
+pub(crate) async fn get(store: &Store, path: &str) -> Result<Vec<u8>, String> {
     store.get_bytes(&p(path)).await.map_err(e2s)
 }
 
@@ -31,11 +31,11 @@ async fn get_range(store: &Store, path: &str, start: u64, end: Option<u64>) -> a
     Ok(out)
 }
 
-async fn list(store: &Store, path: &str) -> Result<Vec<FileInfo>, String> {
+pub(crate) async fn list(store: &Store, path: &str) -> Result<Vec<FileInfo>, String> {
     store.list(&p(path)).await.map_err(e2s)
 }
 
-fn names(v: &[FileInfo]) -> Vec<String> {
+pub(crate) fn names(v: &[FileInfo]) -> Vec<String> {
     v.iter()
         .map(|f| {
             if f.is_dir {
@@ -382,39 +382,12 @@ async fn unfinished_and_aborted_writes_leave_nothing(ctx: &Ctx) -> Result<(), St
     Ok(())
 }
 
-async fn multipart_matches_capabilities(ctx: &Ctx) -> Result<(), String> {
-    let caps = ctx.store.capabilities();
-    let r = ctx.store.multipart_create(&p("mpu.bin"), 2).await;
-    if caps.multipart {
-        let up = r.map_err(e2s)?;
-        check!(up.parts.len() == 2, "two parts asked, got {}", up.parts.len());
-        ctx.store
-            .multipart_abort(&p("mpu.bin"), &up.upload_id)
-            .await
-            .map_err(e2s)?;
-    } else {
-        match r {
-            Err(e) if e.kind == ErrorKind::UNSUPPORTED => {}
-            other => {
-                return Err(format!(
-                    "multipart without the capability: want UNSUPPORTED, got {other:?}"
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn rw(c: &Capabilities) -> bool {
+pub(crate) fn rw(c: &Capabilities) -> bool {
     c.read && c.write && c.list && c.stat && c.delete
 }
 
 fn ranged(c: &Capabilities) -> bool {
     rw(c) && c.read_range
-}
-
-fn always(_: &Capabilities) -> bool {
-    true
 }
 
 pub static ALL: &[Case] = &[
@@ -437,5 +410,4 @@ pub static ALL: &[Case] = &[
     case!(concurrent_writers_different_paths, rw),
     case!(concurrent_writers_same_path, rw),
     case!(unfinished_and_aborted_writes_leave_nothing, rw),
-    case!(multipart_matches_capabilities, always),
 ];

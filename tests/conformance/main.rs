@@ -6,16 +6,18 @@
 //! plugin's declared capabilities, never skipped by hand.
 //!
 //! URIs: `ARCA_CONFORMANCE_URIS` (comma-separated), default a temporary
-//! `file://` directory and `memory://conformance`, followed by
+//! `file://` directory, `memory://conformance` and the plugins built for
+//! other ABI versions than the host's ([`FIXTURES`]), followed by
 //! `ARCA_CONFORMANCE_EXTRA_URIS` (how `cargo xtask test` adds servers such as
-//! `s3://`). The manifest is
-//! `ARCA_PLUGINS` or the one `cargo xtask build` writes.
+//! `s3://`). The manifest is `ARCA_PLUGINS` or the one `cargo xtask build`
+//! writes, plus those fixtures from `ARCA_FIXTURES_DIR`.
 
 mod cases;
+mod direct;
 mod safety;
 
 use arca_core::Capabilities;
-use arca_host::{Registry, Store};
+use arca_host::{Manifest, PluginEntry, Registry, Store};
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::future::Future;
 use std::pin::Pin;
@@ -77,8 +79,17 @@ fn store_uris(tmp: &std::path::Path) -> Vec<String> {
                 .collect(),
         )
     };
-    let mut uris = list("ARCA_CONFORMANCE_URIS")
-        .unwrap_or_else(|| vec![format!("file://{}", tmp.display()), "memory://conformance".to_owned()]);
+    let mut uris = list("ARCA_CONFORMANCE_URIS").unwrap_or_else(|| {
+        let mut uris = vec![
+            format!("file://{}", tmp.join("file").display()),
+            "memory://conformance".to_owned(),
+            "abitwo://conformance".to_owned(),
+        ];
+        for scheme in ["future", "short"] {
+            uris.push(format!("{scheme}://{}", tmp.join(scheme).display()));
+        }
+        uris
+    });
     uris.extend(list("ARCA_CONFORMANCE_EXTRA_URIS").unwrap_or_default());
     uris
 }
@@ -115,6 +126,35 @@ async fn run_case(reg: Arc<Registry>, base: String, case: &'static Case) -> Resu
     }
 }
 
+/// Plugins built for other ABI versions than the host's, which must pass
+/// the cases their capabilities select like any other: (scheme, library
+/// stem). `abitwo` is the memory plugin built against a frozen copy of
+/// `arca-core` at ABI 2; `future` has the next minor version's longer table;
+/// `short` a table that ends before the multipart and presign operations.
+pub const FIXTURES: &[(&str, &str)] = &[
+    ("abitwo", "arca_fixture_abi2"),
+    ("future", "arca_fixture_future"),
+    ("short", "arca_fixture_short"),
+];
+
+/// The registry of the built plugins and the [`FIXTURES`].
+fn registry() -> arca_core::Result<Registry> {
+    let mut manifest = Manifest::load(&arca_tests::manifest())?;
+    for (scheme, stem) in FIXTURES {
+        manifest.plugins.push(PluginEntry {
+            name: (*scheme).to_owned(),
+            library: arca_tests::fixtures_dir().join(format!(
+                "{}{stem}{}",
+                std::env::consts::DLL_PREFIX,
+                std::env::consts::DLL_SUFFIX
+            )),
+            schemes: vec![(*scheme).to_owned()],
+            config: Default::default(),
+        });
+    }
+    Ok(Registry::new(manifest))
+}
+
 fn main() {
     let args = Arguments::from_args();
     let tmp = match tempfile::Builder::new().prefix("arca-conformance-").tempdir() {
@@ -124,8 +164,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let manifest = arca_tests::manifest();
-    let reg = match Registry::from_manifest(&manifest) {
+    let reg = match registry() {
         Ok(r) => Arc::new(r),
         Err(e) => {
             eprintln!("{e} (run `cargo xtask build` first)");
@@ -153,7 +192,7 @@ fn main() {
                 std::process::exit(1);
             }
         };
-        for case in cases::ALL.iter().chain(safety::ALL.iter()) {
+        for case in cases::ALL.iter().chain(direct::ALL).chain(safety::ALL) {
             let (reg, rt, base) = (reg.clone(), rt.clone(), base.clone());
             let applies = (case.applies)(&caps);
             let trial = Trial::test(format!("{scheme}::{}", case.name), move || {

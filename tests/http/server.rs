@@ -4,8 +4,8 @@
 //! as given (`%252e%252e`, `//`, `\`), which an HTTP library would
 //! normalise, so the traversal tests reach the server unaltered.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+pub use arca_tests::wire::{self, Response};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -146,77 +146,9 @@ impl Drop for Server {
     }
 }
 
-#[derive(Debug)]
-pub struct Response {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Response {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
-    }
-}
-
-/// One request on a fresh connection, bounded by a 60 s timeout.
+/// One request on a fresh connection, bounded (see [`arca_tests::wire`]).
 pub fn request(addr: &str, method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
-    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    let _ = s.set_read_timeout(Some(Duration::from_secs(60)));
-    let _ = s.set_write_timeout(Some(Duration::from_secs(60)));
-    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-    s.write_all(head.as_bytes()).unwrap_or_else(|e| panic!("send: {e}"));
-    s.write_all(body).unwrap_or_else(|e| panic!("send: {e}"));
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap_or_else(|e| panic!("receive: {e}"));
-    parse(&raw, method == "HEAD")
-}
-
-fn parse(raw: &[u8], head_only: bool) -> Response {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no header end"));
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| {
-            l.split_once(':')
-                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        })
-        .collect();
-    let rest = &raw[split + 4..];
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    let body = if head_only {
-        Vec::new()
-    } else if chunked {
-        arca_tests::dechunk(rest)
-    } else {
-        rest.to_vec()
-    };
-    Response { status, headers, body }
+    wire::request(addr, method, target, headers, body).unwrap_or_else(|e| panic!("{method} {target} to {addr}: {e}"))
 }
 
 /// Waits (bounded) until `cond` holds, polling; panics with `what` otherwise.

@@ -5,6 +5,9 @@
 //! - every member crate's `Cargo.toml` has a `description` (or `publish = false`),
 //!   `edition.workspace = true` and `[lints] workspace = true`; the standalone
 //!   examples under `examples/` say `edition = "2024"` instead;
+//! - a frozen crate (one with a `FROZEN.sha256`, such as the copy of
+//!   `arca-core` at ABI 2 the compatibility fixture is built against) is
+//!   byte for byte what its checksums say, and is exempt from the member rules;
 //! - no file in the repository holds an absolute path into someone's machine;
 //! - the root documents exist.
 
@@ -102,7 +105,11 @@ fn rust_files(dir: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<String>) 
 enum Kind {
     Member,
     Example,
+    Frozen,
 }
+
+/// The file of a frozen crate that lists the checksums of its sources.
+const FROZEN: &str = "FROZEN.sha256";
 
 fn crate_manifests(root: &Path, problems: &mut Vec<String>) {
     let workspace = match project::read_toml(&root.join("Cargo.toml")) {
@@ -125,7 +132,10 @@ fn crate_manifests(root: &Path, problems: &mut Vec<String>) {
     let mut crates: Vec<(PathBuf, Kind)> = Vec::new();
     for member in list("members") {
         for dir in expand(root, &member) {
-            if !excluded.contains(&dir) {
+            if dir.join(FROZEN).is_file() {
+                frozen(&dir, problems);
+                crates.push((dir.join("Cargo.toml"), Kind::Frozen));
+            } else if !excluded.contains(&dir) {
                 crates.push((dir.join("Cargo.toml"), Kind::Member));
             }
         }
@@ -214,6 +224,8 @@ fn check_manifest(name: &str, text: &str, kind: Kind, problems: &mut Vec<String>
                 problems.push(format!("{name}: needs `[lints] workspace = true`"));
             }
         }
+        // Frozen as it was: whatever the rules were then.
+        Kind::Frozen => {}
         Kind::Example => {
             if edition.and_then(|e| e.as_str()) != Some("2024") {
                 problems.push(format!(
@@ -221,6 +233,23 @@ fn check_manifest(name: &str, text: &str, kind: Kind, problems: &mut Vec<String>
                 ));
             }
         }
+    }
+}
+
+/// Checks a frozen crate's sources against its checksums.
+fn frozen(dir: &Path, problems: &mut Vec<String>) {
+    let shown = project::display(dir);
+    match Command::new("sha256sum")
+        .args(["--check", "--quiet", "--strict", FROZEN])
+        .current_dir(dir)
+        .output()
+    {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => problems.push(format!(
+            "{shown} is frozen but its files changed (never edit it): {}",
+            String::from_utf8_lossy(&out.stdout).trim()
+        )),
+        Err(e) => problems.push(format!("cannot check the frozen crate {shown}: sha256sum: {e}")),
     }
 }
 

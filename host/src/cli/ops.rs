@@ -158,7 +158,15 @@ pub fn plugins_list(reg: &Registry) -> CliResult {
     let mut failed = Vec::new();
     for s in reg.status() {
         let state = match &s.loaded {
-            Ok(p) => format!("ok ({} {})", p.name, p.version),
+            Ok(p) => {
+                let (epoch, minor) = p.abi;
+                let lacks = if p.missing.is_empty() {
+                    String::new()
+                } else {
+                    format!("; lacks {}", p.missing.join(", "))
+                };
+                format!("ok ({} {}, ABI {epoch}.{minor}{lacks})", p.name, p.version)
+            }
             Err(e) => {
                 failed.push(e.clone());
                 format!("error: {}", e.message)

@@ -53,9 +53,7 @@ pub use reader::LocalReader;
 pub use store::LocalStore;
 pub use writer::LocalWriter;
 
-use arca_core::{Capabilities, Config, Error, Plugin, Result};
-use std::sync::OnceLock;
-use tokio::runtime::Runtime;
+use arca_core::{Capabilities, Config, Plugin, Result, Runtime};
 
 /// The URI scheme this plugin serves.
 pub const SCHEME: &str = "file";
@@ -64,42 +62,14 @@ pub const SCHEME: &str = "file";
 #[derive(Debug)]
 pub struct LocalPlugin;
 
-/// This library's own runtime: a `cdylib` has its own copy of tokio, so its
-/// futures cannot run on the host's.
-static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-
-fn runtime() -> Result<&'static Runtime> {
-    if let Some(rt) = RUNTIME.get() {
-        return Ok(rt);
-    }
-    // Two workers are plenty: the work happens on the blocking pool.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("arca-local")
-        .enable_all()
-        .build()
-        .map_err(|e| Error::unexpected(format!("cannot start the runtime of the local plugin: {e}")))?;
-    // Another thread may have won the race; the spare runtime is shut down
-    // without blocking, which is allowed even on a runtime thread.
-    if let Err(spare) = RUNTIME.set(rt) {
-        spare.shutdown_background();
-    }
-    RUNTIME
-        .get()
-        .ok_or_else(|| Error::unexpected("the runtime of the local plugin is not available"))
-}
-
 impl Plugin for LocalPlugin {
     const NAME: &'static str = "local";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const SCHEMES: &'static [&'static str] = &[SCHEME];
     const CAPABILITIES: Capabilities = Capabilities::FILESYSTEM;
+    // Two workers are plenty: the file work happens on the blocking pool.
+    const RUNTIME: Runtime = Runtime::Tokio { worker_threads: 2 };
     type Store = LocalStore;
-
-    fn enter<R>(f: impl FnOnce() -> R) -> Result<R> {
-        let _guard = runtime()?.enter();
-        Ok(f())
-    }
 
     async fn open(uri: String, config: Config) -> Result<LocalStore> {
         LocalStore::open(LocalConfig::parse(&uri, config)?).await

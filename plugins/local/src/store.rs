@@ -11,7 +11,7 @@ use crate::error::{io_error, outside_root, shown, task_failed};
 use crate::lister;
 use crate::reader::{self, LocalReader};
 use crate::writer::{self, LocalWriter};
-use arca_core::{ArtifactPath, ByteRange, CompletedPart, Error, FileInfo, ListPage, MultipartUpload, Result, Store};
+use arca_core::{ArtifactPath, ByteRange, Error, FileInfo, ListPage, Result, Store};
 use std::fs::{self, Metadata};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -225,10 +225,6 @@ pub(crate) fn file_info(path: String, meta: &Metadata) -> FileInfo {
     }
 }
 
-fn no_multipart() -> Error {
-    Error::unsupported("multipart upload is not supported by the local store")
-}
-
 impl Store for LocalStore {
     type Reader = LocalReader;
     type Writer = LocalWriter;
@@ -260,17 +256,5 @@ impl Store for LocalStore {
     async fn delete(&self, path: &ArtifactPath) -> Result<()> {
         let (shared, p) = (self.shared.clone(), path.clone());
         blocking("delete", path.as_str(), move || shared.delete(&p)).await
-    }
-
-    async fn multipart_create(&self, _path: &ArtifactPath, _num_parts: u32) -> Result<MultipartUpload> {
-        Err(no_multipart())
-    }
-
-    async fn multipart_complete(&self, _path: &ArtifactPath, _upload_id: &str, _parts: &[CompletedPart]) -> Result<()> {
-        Err(no_multipart())
-    }
-
-    async fn multipart_abort(&self, _path: &ArtifactPath, _upload_id: &str) -> Result<()> {
-        Err(no_multipart())
     }
 }

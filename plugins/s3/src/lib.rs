@@ -133,9 +133,7 @@ pub use reader::S3Reader;
 pub use store::S3Store;
 pub use writer::S3Writer;
 
-use arca_core::{Capabilities, Config, Error, Plugin, Result};
-use std::sync::OnceLock;
-use tokio::runtime::Runtime;
+use arca_core::{Capabilities, Config, Plugin, Result, Runtime};
 
 /// The URI scheme this plugin serves.
 pub const SCHEME: &str = "s3";
@@ -143,31 +141,6 @@ pub const SCHEME: &str = "s3";
 /// The S3 plugin.
 #[derive(Debug)]
 pub struct S3Plugin;
-
-/// This library's own runtime: a `cdylib` has its own copy of tokio, so its
-/// futures cannot run on the host's.
-static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-
-pub(crate) fn runtime() -> Result<&'static Runtime> {
-    if let Some(rt) = RUNTIME.get() {
-        return Ok(rt);
-    }
-    // Two workers: the work is network I/O, and the machine may have two cores.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("arca-s3")
-        .enable_all()
-        .build()
-        .map_err(|e| Error::unexpected(format!("cannot start the runtime of the s3 plugin: {e}")))?;
-    // Another thread may have won the race; the spare runtime is shut down
-    // without blocking, which is allowed even on a runtime thread.
-    if let Err(spare) = RUNTIME.set(rt) {
-        spare.shutdown_background();
-    }
-    RUNTIME
-        .get()
-        .ok_or_else(|| Error::unexpected("the runtime of the s3 plugin is not available"))
-}
 
 impl Plugin for S3Plugin {
     const NAME: &'static str = "s3";
@@ -180,12 +153,9 @@ impl Plugin for S3Plugin {
         presigned_read: true,
         ..Capabilities::FILESYSTEM
     };
+    // Two workers: the work is network I/O, and the machine may have two cores.
+    const RUNTIME: Runtime = Runtime::Tokio { worker_threads: 2 };
     type Store = S3Store;
-
-    fn enter<R>(f: impl FnOnce() -> R) -> Result<R> {
-        let _guard = runtime()?.enter();
-        Ok(f())
-    }
 
     async fn open(uri: String, config: Config) -> Result<S3Store> {
         let mut config = S3Config::parse(&uri, config)?;

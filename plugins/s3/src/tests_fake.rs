@@ -238,7 +238,7 @@ fn store(fake: &Fake, pairs: &[(&str, &str)]) -> S3Store {
 
 /// Runs `f` on the plugin's own runtime, as the host does.
 fn run<T: Send + 'static>(f: impl Future<Output = T> + Send + 'static) -> T {
-    let rt = crate::runtime().unwrap_or_else(|e| panic!("{e:?}"));
+    let rt = arca_core::runtime::tokio_runtime::<crate::S3Plugin>().unwrap_or_else(|e| panic!("{e:?}"));
     rt.block_on(f)
 }
 

@@ -195,7 +195,7 @@ impl Drop for S3Writer {
     /// plugin's runtime and nobody waits for it.
     fn drop(&mut self) {
         if let State::Multipart(upload) = std::mem::replace(&mut self.state, State::Closed)
-            && let Ok(rt) = crate::runtime()
+            && let Ok(rt) = arca_core::runtime::tokio_runtime::<crate::S3Plugin>()
         {
             drop(rt.spawn(async move {
                 let _ = upload.abort().await;

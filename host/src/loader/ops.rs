@@ -1,0 +1,179 @@
+//! The host's copy of a plugin's operations table.
+//!
+//! A plugin's table is as long as the `arca-core` it was built with made it
+//! ([`PluginVTable::size`]). The host copies the operations that end within
+//! that size and puts its own answer, an `UNSUPPORTED` error, in place of
+//! each one that does not; an operation's capability is cleared when the
+//! operation is missing. Operations come in groups that only work together
+//! (a reader is opened, read and dropped): a group is copied whole or not
+//! at all. A longer table than the host knows is read no further than the
+//! host's own fields.
+
+use arca_core::Error;
+use arca_core::abi::{FfiOp, PluginVTable, ReaderHandle, Requirement, StoreHandle, WriterHandle};
+use arca_core::ffi::{FfiBuf, FfiResult, FfiSlice, FfiStr, FfiUnit};
+use arca_core::types::cap_bits::{self, *};
+use arca_core::types::{FfiCompletedPart, FfiFileInfo, FfiListPage, FfiMultipartUpload, FfiPresignedUrl, FfiRange};
+use async_ffi::FutureExt as _;
+use std::mem::{offset_of, size_of};
+use std::ptr::addr_of;
+
+/// A plugin's table as the host uses it.
+pub(crate) struct Table {
+    /// The minor version the plugin was built for.
+    pub minor: u32,
+    /// What it needs of the host.
+    pub requires: FfiSlice<'static, Requirement>,
+    /// The header and every operation, the missing ones answered by the host.
+    pub vtable: PluginVTable,
+    /// The operations the plugin does not have.
+    pub missing: Vec<&'static str>,
+}
+
+impl Table {
+    /// Reads the table at `src`, of `size` bytes by its own account.
+    ///
+    /// # Safety
+    /// `src` points to a table of this epoch whose first `size` bytes (at
+    /// least [`arca_core::abi::MIN_VTABLE_SIZE`]) are readable and stay so.
+    pub unsafe fn read(src: *const PluginVTable, size: usize) -> Self {
+        // SAFETY (for every read below): each field read ends within `size`.
+        macro_rules! field {
+            ($f:ident) => {
+                unsafe { addr_of!((*src).$f).read() }
+            };
+        }
+        let mut vtable = PluginVTable {
+            size,
+            minor: field!(minor),
+            reserved: 0,
+            name: field!(name),
+            version: field!(version),
+            schemes: field!(schemes),
+            capabilities: field!(capabilities) & cap_bits::KNOWN,
+            requires: field!(requires),
+            open: field!(open),
+            store_drop: field!(store_drop),
+            stat: absent::stat,
+            list: absent::list,
+            read: absent::read,
+            reader_next: absent::reader_next,
+            reader_drop: absent::reader_drop,
+            write: absent::write,
+            writer_write: absent::writer_write,
+            writer_finish: absent::writer_finish,
+            writer_abort: absent::writer_abort,
+            writer_drop: absent::writer_drop,
+            delete: absent::delete,
+            multipart_create: absent::multipart_create,
+            multipart_complete: absent::multipart_complete,
+            multipart_abort: absent::multipart_abort,
+            presign_read: absent::presign_read,
+        };
+        let mut missing = Vec::new();
+        macro_rules! groups {
+            ($( [$($op:ident),+] => $bits:expr; )*) => {$(
+                let end = [$(offset_of!(PluginVTable, $op) + size_of::<usize>()),+]
+                    .into_iter()
+                    .max()
+                    .unwrap_or(usize::MAX);
+                if end <= size {
+                    $( vtable.$op = field!($op); )+
+                } else {
+                    vtable.capabilities &= !($bits);
+                    $( missing.push(stringify!($op)); )+
+                }
+            )*};
+        }
+        groups! {
+            [stat] => STAT;
+            [list] => LIST;
+            [read, reader_next, reader_drop] => READ | READ_RANGE;
+            [write, writer_write, writer_finish, writer_abort, writer_drop] => WRITE;
+            [delete] => DELETE;
+            [multipart_create, multipart_complete, multipart_abort] => MULTIPART;
+            [presign_read] => PRESIGNED_READ;
+        }
+        Self {
+            minor: vtable.minor,
+            requires: vtable.requires,
+            vtable,
+            missing,
+        }
+    }
+}
+
+/// The host's answers for operations a plugin does not have.
+mod absent {
+    use super::*;
+
+    fn unsupported<T: Send + 'static>(op: &'static str) -> FfiOp<T> {
+        let e = Error::unsupported(format!(
+            "the plugin has no {op} operation (it was built against an older arca-core)"
+        ));
+        async move { FfiResult::Err(e.into_ffi()) }.into_ffi()
+    }
+
+    pub unsafe extern "C" fn stat(_: StoreHandle, _: FfiStr<'_>) -> FfiOp<FfiFileInfo> {
+        unsupported("stat")
+    }
+
+    pub unsafe extern "C" fn list(_: StoreHandle, _: FfiStr<'_>, _: FfiStr<'_>, _: u32) -> FfiOp<FfiListPage> {
+        unsupported("list")
+    }
+
+    pub unsafe extern "C" fn read(_: StoreHandle, _: FfiStr<'_>, _: FfiRange) -> FfiOp<ReaderHandle> {
+        unsupported("read")
+    }
+
+    pub unsafe extern "C" fn reader_next(_: ReaderHandle) -> FfiOp<FfiBuf> {
+        unsupported("read")
+    }
+
+    /// Never called with a real reader: without `read` there is none.
+    pub unsafe extern "C" fn reader_drop(_: ReaderHandle) {}
+
+    pub unsafe extern "C" fn write(_: StoreHandle, _: FfiStr<'_>) -> FfiOp<WriterHandle> {
+        unsupported("write")
+    }
+
+    pub unsafe extern "C" fn writer_write(_: WriterHandle, _: FfiBuf) -> FfiOp<FfiUnit> {
+        unsupported("write")
+    }
+
+    pub unsafe extern "C" fn writer_finish(_: WriterHandle) -> FfiOp<FfiUnit> {
+        unsupported("write")
+    }
+
+    pub unsafe extern "C" fn writer_abort(_: WriterHandle) -> FfiOp<FfiUnit> {
+        unsupported("write")
+    }
+
+    /// Never called with a real writer: without `write` there is none.
+    pub unsafe extern "C" fn writer_drop(_: WriterHandle) {}
+
+    pub unsafe extern "C" fn delete(_: StoreHandle, _: FfiStr<'_>) -> FfiOp<FfiUnit> {
+        unsupported("delete")
+    }
+
+    pub unsafe extern "C" fn multipart_create(_: StoreHandle, _: FfiStr<'_>, _: u32) -> FfiOp<FfiMultipartUpload> {
+        unsupported("multipart_create")
+    }
+
+    pub unsafe extern "C" fn multipart_complete(
+        _: StoreHandle,
+        _: FfiStr<'_>,
+        _: FfiStr<'_>,
+        _: FfiSlice<'_, FfiCompletedPart<'_>>,
+    ) -> FfiOp<FfiUnit> {
+        unsupported("multipart_complete")
+    }
+
+    pub unsafe extern "C" fn multipart_abort(_: StoreHandle, _: FfiStr<'_>, _: FfiStr<'_>) -> FfiOp<FfiUnit> {
+        unsupported("multipart_abort")
+    }
+
+    pub unsafe extern "C" fn presign_read(_: StoreHandle, _: FfiStr<'_>, _: u64) -> FfiOp<FfiPresignedUrl> {
+        unsupported("presign_read")
+    }
+}
