@@ -41,6 +41,7 @@ pub mod loader;
 pub mod manifest;
 pub mod registry;
 pub mod retry;
+#[cfg(feature = "server")]
 pub mod server;
 pub mod store;
 pub mod transfer;

@@ -8,6 +8,9 @@ use std::path::PathBuf;
 
 /// The host package, always built.
 const HOST: &str = "arca-host";
+/// The host's feature that builds the `arca` command (the library alone is
+/// the default).
+pub const HOST_CLI: &str = "arca-host/cli";
 
 pub fn run(args: &[String]) -> Result {
     let mut args = Args::new(args);
@@ -36,7 +39,9 @@ pub fn compile(profile: Profile, plugins: &[&Plugin]) -> Result {
     let examples = plugins::example_manifests(plugins)?;
 
     let mut cmd = project::cargo();
-    cmd.arg("build").args(profile.cargo_args()).args(["-p", HOST]);
+    cmd.arg("build")
+        .args(profile.cargo_args())
+        .args(["-p", HOST, "--features", HOST_CLI]);
     for p in plugins.iter().filter(|p| p.source == Source::Workspace) {
         cmd.args(["-p", p.package]);
     }

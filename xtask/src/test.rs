@@ -67,11 +67,18 @@ pub fn run(args: &[String]) -> Result {
     };
     {
         let mut cmd = project::cargo();
-        cmd.args(["test", "--workspace", "--no-fail-fast"])
-            .env("ARCA_PLUGINS", &manifest)
-            .env("ARCA_FIXTURES_DIR", &out)
-            .env("ARCA_BIN", &arca)
-            .envs(s3_env.iter().cloned());
+        // The host's server and command modules have unit tests too.
+        cmd.args([
+            "test",
+            "--workspace",
+            "--no-fail-fast",
+            "--features",
+            crate::build::HOST_CLI,
+        ])
+        .env("ARCA_PLUGINS", &manifest)
+        .env("ARCA_FIXTURES_DIR", &out)
+        .env("ARCA_BIN", &arca)
+        .envs(s3_env.iter().cloned());
         if ceph.is_some() {
             cmd.env(
                 "ARCA_CONFORMANCE_EXTRA_URIS",

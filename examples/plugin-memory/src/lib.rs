@@ -20,22 +20,38 @@
 //!   export;
 //! - `config.rs`: the URI and the configuration map, parsed into a typed
 //!   [`MemoryConfig`];
-//! - `store.rs`: the store with its reader and writer.
+//! - `store.rs`: the [`arca_core::Store`] implementation: how a path becomes
+//!   a key of the backend, `stat`, `delete`, and the entry points of the
+//!   three below;
+//! - `reader.rs`, `writer.rs`, `lister.rs`: streaming reads, atomically
+//!   published writes, directory listings;
+//! - `error.rs`: the store's errors, made in one place (a plugin over a
+//!   network client maps the client's errors to [`arca_core::ErrorKind`]s
+//!   there, in one function, marking the temporary ones).
 //!
-//! A plugin that does real I/O owns an async runtime (a tokio runtime built
-//! once in a `OnceLock`) and enters it in [`Plugin::enter`]; this one never
-//! waits for anything, so it has no runtime and `enter` just runs the closure.
+//! There is no runtime code: `export_plugin!` writes the glue, and
+//! [`Plugin::RUNTIME`] says how the futures run. This store never waits for
+//! anything, so it keeps the default, no runtime at all; a plugin that does
+//! network or file I/O says `const RUNTIME: Runtime = Runtime::Tokio {
+//! worker_threads: 2 };` (with `arca-core`'s `tokio` feature) and its
+//! futures then always run in a tokio runtime its library owns.
 //!
-//! There is no `error.rs`: a memory store has no native errors to classify, so
-//! each [`arca_core::Error`] is built where it happens.
+//! Multipart uploads and presigned reads are not implemented, so `Store`'s
+//! defaults answer them `UNSUPPORTED`, and the capabilities say so.
 
 mod config;
+mod error;
+mod lister;
+mod reader;
 mod store;
 #[cfg(test)]
 mod tests;
+mod writer;
 
 pub use config::{CHUNK_SIZE_KEY, MemoryConfig};
-pub use store::{MemoryReader, MemoryStore, MemoryWriter};
+pub use reader::MemoryReader;
+pub use store::MemoryStore;
+pub use writer::MemoryWriter;
 
 use arca_core::{Capabilities, Config, Plugin, Result};
 
@@ -56,10 +72,6 @@ impl Plugin for MemoryPlugin {
         ..Capabilities::FILESYSTEM
     };
     type Store = MemoryStore;
-
-    fn enter<R>(f: impl FnOnce() -> R) -> Result<R> {
-        Ok(f())
-    }
 
     async fn open(uri: String, config: Config) -> Result<MemoryStore> {
         MemoryConfig::parse(&uri, config).map(MemoryStore::new)
