@@ -1,6 +1,7 @@
 //! The glue [`crate::export_plugin!`] instantiates: `extern "C"` functions
-//! generic over a [`Plugin`], which convert arguments, spawn the plugin's
-//! future on the plugin's runtime, and convert results and panics back.
+//! generic over a [`Plugin`], which convert arguments, hand the host the
+//! plugin's future wrapped so that every poll (and its drop) runs inside the
+//! plugin's runtime ([`Plugin::enter`]), and convert results and panics back.
 //!
 //! Invariant: no function here lets a panic unwind into the host, and no
 //! future it returns ever panics when polled.

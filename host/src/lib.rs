@@ -3,9 +3,18 @@
 //! Embed Arca's storage backends in a Rust program. A [`Registry`] reads a
 //! plugin manifest (a TOML file mapping URI schemes to plugin libraries),
 //! loads each plugin on the first use of its scheme, checks it (magic, ABI
-//! version, layout fingerprint) and opens [`Store`]s with idiomatic
-//! `async fn`s and `Stream`s of [`bytes::Bytes`]. The `arca` command and
-//! server use nothing else.
+//! epoch, layout fingerprint, the plugin's requirements; see [`loader`]) and
+//! opens [`Store`]s with idiomatic `async fn`s and `Stream`s of
+//! [`bytes::Bytes`]. The `arca` command and server use nothing else.
+//!
+//! The default build is that library alone: no HTTP server, no command-line
+//! parser, no password hashing. The server and the `arca` command are
+//! features:
+//!
+//! | Feature | Default | What it adds |
+//! | --- | --- | --- |
+//! | `server` | off | `arca_host::server`, the MLflow artifact proxy behind `arca serve` (axum, HMAC-signed URLs, argon2/bcrypt users). |
+//! | `cli` | off | The `arca` binary (clap, indicatif, tracing-subscriber); implies `server`. `cargo xtask build` turns it on. |
 //!
 //! ```no_run
 //! # async fn demo() -> arca_core::Result<()> {
