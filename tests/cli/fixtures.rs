@@ -63,25 +63,30 @@ fn cases(dir: &Path) -> Vec<(&'static str, PathBuf, String)> {
     cases.into_iter().collect()
 }
 
-fn write_manifest(dir: &Path) -> PathBuf {
+/// Writes `dir/plugins.toml` with one entry per (name, scheme, library).
+fn manifest_of<'a>(dir: &Path, entries: impl IntoIterator<Item = (&'a str, &'a str, PathBuf)>) -> PathBuf {
     let mut text = String::new();
-    for (scheme, library, _) in cases(dir) {
+    for (name, scheme, library) in entries {
         text.push_str(&format!(
-            "[[plugin]]\nname = \"{scheme}\"\nlibrary = {:?}\nschemes = [\"{scheme}\"]\n\n",
+            "[[plugin]]\nname = \"{name}\"\nlibrary = {:?}\nschemes = [\"{scheme}\"]\n\n",
             library.display().to_string()
         ));
     }
+    let path = dir.join("plugins.toml");
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+    path
+}
+
+/// The broken fixtures and the local plugin.
+fn write_manifest(dir: &Path) -> PathBuf {
     let local = arca_tests::manifest()
         .parent()
         .map(|p| p.join("libarca_plugin_local.so"))
         .unwrap_or_default();
-    text.push_str(&format!(
-        "[[plugin]]\nname = \"local\"\nlibrary = {:?}\nschemes = [\"file\"]\n",
-        local.display().to_string()
-    ));
-    let path = dir.join("plugins.toml");
-    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
-    path
+    let broken = cases(dir)
+        .into_iter()
+        .map(|(scheme, library, _)| (scheme, scheme, library));
+    manifest_of(dir, broken.chain([("local", "file", local)]))
 }
 
 #[test]
@@ -183,16 +188,10 @@ const COMPATIBLE: &[(&str, &str)] = &[
 ];
 
 fn compatible_manifest(dir: &Path) -> PathBuf {
-    let mut text = String::new();
-    for (scheme, stem) in COMPATIBLE {
-        text.push_str(&format!(
-            "[[plugin]]\nname = \"{scheme}\"\nlibrary = {:?}\nschemes = [\"{scheme}\"]\n\n",
-            lib(stem).display().to_string()
-        ));
-    }
-    let path = dir.join("plugins.toml");
-    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
-    path
+    manifest_of(
+        dir,
+        COMPATIBLE.iter().map(|(scheme, stem)| (*scheme, *scheme, lib(stem))),
+    )
 }
 
 #[test]
