@@ -10,8 +10,14 @@ pub type Result<T = ()> = std::result::Result<T, String>;
 
 /// The workspace root: xtask lives in `<root>/xtask`.
 pub fn root() -> PathBuf {
-    let xtask = Path::new(env!("CARGO_MANIFEST_DIR"));
-    xtask.parent().unwrap_or(xtask).to_path_buf()
+    // Read at run time (`cargo run` sets it), not baked in at compile time:
+    // a target directory shared by two checkouts (CI keeps one across fresh
+    // clones) holds one xtask binary, which must work on the checkout that
+    // ran it, never on the one that happened to compile it.
+    let xtask = std::env::var_os("CARGO_MANIFEST_DIR")
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    xtask.parent().map_or_else(|| xtask.clone(), Path::to_path_buf)
 }
 
 /// `$CARGO_TARGET_DIR`, else `<root>/target`, made absolute so that it means
