@@ -2,16 +2,25 @@
 //!
 //! Every path that reaches a store — from a URL, a query string, a JSON body
 //! or the command line — is parsed here first. The rules follow MLflow's
-//! `validate_path_is_safe` and go further where MLflow is lax:
+//! `validate_path_is_safe` and go further where MLflow is lax, without ever
+//! renaming anything:
 //!
-//! 1. percent-decode repeatedly until the value is stable (at most
+//! 1. the path is checked as given **and after every round of
+//!    percent-decoding** until the value is stable (at most
 //!    [`MAX_DECODE_ROUNDS`] rounds; a value still changing after that is
-//!    refused), so `%252e%252e` cannot smuggle `..` past the check;
-//! 2. refuse `#`, backslashes, NUL and every control character;
-//! 3. refuse absolute paths (`/x`), Windows drive (`C:`, `C:/`, `C:\`) and
-//!    UNC (`//host/share`) forms, and URIs (`file:…`, `scheme://…`);
-//! 4. refuse any `..` segment;
-//! 5. normalise: drop empty and `.` segments, so `a//./b/` is `a/b`.
+//!    refused), so `%252e%252e` cannot smuggle `..` past a component that
+//!    decodes once more than this one;
+//! 2. at every level, refuse `#`, backslashes, NUL and every control
+//!    character, absolute paths (`/x`), Windows drive (`C:`, `C:/`, `C:\`)
+//!    and UNC (`//host/share`) forms, URIs (`file:…`, `scheme://…`) and `..`
+//!    segments; and refuse a decoding that reveals a separator (`%2F`) or a
+//!    `.` segment (`%2e`), which would make a different path of the name;
+//! 3. keep the name exactly as given: nothing is decoded. Only empty and `.`
+//!    segments are dropped, so `a//./b/` is `a/b`, and `report%20final.txt`
+//!    stays `report%20final.txt`.
+//!
+//! Decoding is the job of whatever received an encoded form: the server
+//! decodes a URL once, as HTTP defines, and hands the result here.
 //!
 //! The result is a relative, `/`-separated path; the empty path is the store
 //! root.
@@ -60,9 +69,13 @@ fn hex(b: u8) -> Option<u8> {
 /// One round of percent-decoding; malformed escapes are kept literally.
 /// `None` if the result is not UTF-8.
 pub fn percent_decode_once(s: &str) -> Option<String> {
+    String::from_utf8(decode_bytes(s)).ok()
+}
+
+fn decode_bytes(s: &str) -> Vec<u8> {
     let bytes = s.as_bytes();
     if !bytes.contains(&b'%') {
-        return Some(s.to_owned());
+        return bytes.to_vec();
     }
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -79,7 +92,7 @@ pub fn percent_decode_once(s: &str) -> Option<String> {
         out.push(bytes[i]);
         i += 1;
     }
-    String::from_utf8(out).ok()
+    out
 }
 
 fn is_drive(seg: &str) -> bool {
@@ -108,51 +121,30 @@ impl ArtifactPath {
         Self(String::new())
     }
 
-    /// Validates and normalises `raw` (see the module docs for the rules).
+    /// Validates `raw` at every level of percent-decoding and keeps it as
+    /// given, less empty and `.` segments (see the module docs).
     pub fn parse(raw: &str) -> Result<Self, PathError> {
         let err = |reason| PathError {
             input: raw.escape_debug().to_string(),
             reason,
         };
-        let mut cur = raw.to_owned();
-        let mut stable = false;
-        for _ in 0..MAX_DECODE_ROUNDS {
-            let next = percent_decode_once(&cur).ok_or_else(|| err("percent-decodes to invalid UTF-8"))?;
-            if next == cur {
-                stable = true;
+        let mut level = raw.to_owned();
+        let mut rounds = 0;
+        loop {
+            check_level(raw, &level, rounds > 0).map_err(err)?;
+            // Bytes that are not UTF-8 cannot spell anything dangerous: the
+            // characters checked for are ASCII, which lossy decoding keeps.
+            let next = String::from_utf8_lossy(&decode_bytes(&level)).into_owned();
+            if next == level {
                 break;
             }
-            cur = next;
-        }
-        if !stable {
-            return Err(err("too many levels of percent-encoding"));
-        }
-        if cur.chars().any(|c| c.is_control()) {
-            return Err(err("control characters are not allowed"));
-        }
-        if cur.contains('#') {
-            return Err(err("'#' is not allowed"));
-        }
-        if cur.contains('\\') {
-            return Err(err("backslashes are not allowed"));
-        }
-        if has_uri_scheme(&cur) {
-            return Err(err("URIs are not allowed as paths"));
-        }
-        if cur.starts_with('/') {
-            return Err(err("absolute paths are not allowed"));
-        }
-        if is_drive(&cur) {
-            return Err(err("Windows drive paths are not allowed"));
-        }
-        let mut segs: Vec<&str> = Vec::new();
-        for seg in cur.split('/') {
-            match seg {
-                "" | "." => {}
-                ".." => return Err(err("'..' segments are not allowed")),
-                s => segs.push(s),
+            rounds += 1;
+            if rounds > MAX_DECODE_ROUNDS {
+                return Err(err("too many levels of percent-encoding"));
             }
+            level = next;
         }
+        let segs: Vec<&str> = raw.split('/').filter(|seg| !seg.is_empty() && *seg != ".").collect();
         Ok(Self(segs.join("/")))
     }
 
@@ -198,6 +190,45 @@ impl ArtifactPath {
     }
 }
 
+/// The checks one level of decoding of `raw` must pass; `decoded` for every
+/// level but `raw` itself.
+fn check_level(raw: &str, level: &str, decoded: bool) -> Result<(), &'static str> {
+    if level.chars().any(char::is_control) {
+        return Err("control characters are not allowed");
+    }
+    if level.contains('#') {
+        return Err("'#' is not allowed");
+    }
+    if level.contains('\\') {
+        return Err("backslashes are not allowed");
+    }
+    if has_uri_scheme(level) {
+        return Err("URIs are not allowed as paths");
+    }
+    if level.starts_with('/') {
+        return Err("absolute paths are not allowed");
+    }
+    if is_drive(level) {
+        return Err("Windows drive paths are not allowed");
+    }
+    if level.split('/').any(|seg| seg == "..") {
+        return Err("'..' segments are not allowed");
+    }
+    if decoded {
+        if level.matches('/').count() != raw.matches('/').count() {
+            return Err("a percent-encoded '/' is not allowed");
+        }
+        if level
+            .split('/')
+            .zip(raw.split('/'))
+            .any(|(seg, given)| seg == "." && given != ".")
+        {
+            return Err("a percent-encoded '.' segment is not allowed");
+        }
+    }
+    Ok(())
+}
+
 impl fmt::Debug for ArtifactPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ArtifactPath({:?})", self.0)
@@ -241,7 +272,11 @@ mod tests {
         assert_eq!(ok("a..b"), "a..b");
         assert_eq!(ok("..a"), "..a");
         assert_eq!(ok("a?b"), "a?b");
-        assert_eq!(ok("a%20b/c d.txt"), "a b/c d.txt");
+        assert_eq!(ok("a%20b/c d.txt"), "a%20b/c d.txt");
+        assert_eq!(ok("report%2520final.txt"), "report%2520final.txt");
+        assert_eq!(ok("%41%42.txt"), "%41%42.txt");
+        assert_eq!(ok("%ff"), "%ff");
+        assert_eq!(ok("a/./b/."), "a/b");
         assert_eq!(ok("ünï/çødé ✓.bin"), "ünï/çødé ✓.bin");
         assert_eq!(ok("100%"), "100%");
         assert_eq!(ok("a%zz"), "a%zz");
@@ -276,8 +311,13 @@ mod tests {
             "x\0y",
             "a\nb",
             "a\u{7f}b",
-            "%ff",
             "%2525252525252525252525252e",
+            "a%2Fb.txt",
+            "a%252fb.txt",
+            "x/%2e/y",
+            "%2e",
+            "C%3a/x",
+            "file%3a///etc/passwd",
         ] {
             assert!(ArtifactPath::parse(bad).is_err(), "{bad:?} was accepted");
         }
@@ -314,6 +354,14 @@ mod tests {
             }
             let s = if prefix.is_empty() { format!("{dots}{sep}x") } else { format!("{prefix}/{dots}{sep}x") };
             prop_assert!(ArtifactPath::parse(&s).is_err(), "{} accepted", s);
+        }
+
+        #[test]
+        fn accepted_names_are_kept_as_given(s in "[a-z0-9 ._%+-]{1,30}") {
+            if let Ok(p) = ArtifactPath::parse(&s) {
+                let kept = s.split('/').filter(|seg| !seg.is_empty() && *seg != ".").collect::<Vec<_>>().join("/");
+                prop_assert_eq!(p.as_str(), kept.as_str());
+            }
         }
 
         #[test]

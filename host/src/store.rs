@@ -77,9 +77,31 @@ impl Store {
         &self.inner.plugin.name
     }
 
+    /// The plugin ABI the serving plugin was built for: (epoch, minor).
+    pub fn plugin_abi(&self) -> (u32, u32) {
+        self.inner.plugin.abi
+    }
+
     /// What the store can do.
     pub fn capabilities(&self) -> Capabilities {
         self.inner.plugin.capabilities
+    }
+
+    /// A path as it crosses to the plugin.
+    ///
+    /// A plugin built against ABI 2 parses every path it is given again, by
+    /// the rules of its `arca-core`, which percent-decoded until stable: it
+    /// would store `report%20final.txt` as `report final.txt`. Such names are
+    /// refused for it, never renamed.
+    fn arg<'a>(&self, path: &'a ArtifactPath) -> Result<FfiStr<'a>> {
+        let p = path.as_str();
+        if self.inner.plugin.abi.0 < 3 && arca_core::path::percent_decode_once(p).as_deref() != Some(p) {
+            return Err(Error::invalid_input(format!(
+                "plugin {} was built against plugin ABI 2, which decodes percent escapes in names, so it cannot store {p:?} under that name; rebuild it against a current arca-core",
+                self.inner.plugin.name
+            )));
+        }
+        Ok(FfiStr::new(p))
     }
 
     /// Names the store in an error's context (once).
@@ -103,7 +125,7 @@ impl Store {
         let vt = self.inner.plugin.vtable;
         self.retried(|| async {
             // SAFETY: live handle; the path string outlives the call.
-            let op = unsafe { (vt.stat)(self.inner.handle, FfiStr::new(path.as_str())) };
+            let op = unsafe { (vt.stat)(self.inner.handle, self.arg(path)?) };
             Ok(await_op(op).await?.into_info())
         })
         .await
@@ -117,7 +139,7 @@ impl Store {
             let op = unsafe {
                 (vt.list)(
                     self.inner.handle,
-                    FfiStr::new(path.as_str()),
+                    self.arg(path)?,
                     FfiStr::new(token.unwrap_or("")),
                     page_size,
                 )
@@ -183,13 +205,7 @@ impl Store {
     async fn read_once(&self, path: &ArtifactPath, range: Option<ByteRange>) -> Result<ReadStream> {
         let vt = self.inner.plugin.vtable;
         // SAFETY: live handle; the path outlives the call.
-        let op = unsafe {
-            (vt.read)(
-                self.inner.handle,
-                FfiStr::new(path.as_str()),
-                FfiRange::from_range(range),
-            )
-        };
+        let op = unsafe { (vt.read)(self.inner.handle, self.arg(path)?, FfiRange::from_range(range)) };
         Ok(ReadStream::new(self.clone(), await_op(op).await?))
     }
 
@@ -212,7 +228,7 @@ impl Store {
     pub async fn write(&self, path: &ArtifactPath) -> Result<WriteHandle> {
         let vt = self.inner.plugin.vtable;
         // SAFETY: live handle; the path outlives the call.
-        let op = unsafe { (vt.write)(self.inner.handle, FfiStr::new(path.as_str())) };
+        let op = unsafe { (vt.write)(self.inner.handle, self.arg(path)?) };
         let handle = await_op(op).await.map_err(|e| self.ctx(e))?;
         Ok(WriteHandle::new(self.clone(), handle, path.clone()))
     }
@@ -236,7 +252,7 @@ impl Store {
         let vt = self.inner.plugin.vtable;
         self.retried(|| async {
             // SAFETY: live handle; the path outlives the call.
-            let op = unsafe { (vt.delete)(self.inner.handle, FfiStr::new(path.as_str())) };
+            let op = unsafe { (vt.delete)(self.inner.handle, self.arg(path)?) };
             await_op(op).await.map(drop)
         })
         .await
@@ -246,7 +262,7 @@ impl Store {
     pub async fn multipart_create(&self, path: &ArtifactPath, num_parts: u32) -> Result<MultipartUpload> {
         let vt = self.inner.plugin.vtable;
         // SAFETY: live handle; the path outlives the call.
-        let op = unsafe { (vt.multipart_create)(self.inner.handle, FfiStr::new(path.as_str()), num_parts) };
+        let op = unsafe { (vt.multipart_create)(self.inner.handle, self.arg(path)?, num_parts) };
         Ok(await_op(op).await.map_err(|e| self.ctx(e))?.into_upload())
     }
 
@@ -270,7 +286,7 @@ impl Store {
         let op = unsafe {
             (vt.multipart_complete)(
                 self.inner.handle,
-                FfiStr::new(path.as_str()),
+                self.arg(path)?,
                 FfiStr::new(upload_id),
                 FfiSlice::new(&ffi),
             )
@@ -283,7 +299,7 @@ impl Store {
     pub async fn presign_read(&self, path: &ArtifactPath, ttl_secs: u64) -> Result<PresignedUrl> {
         let vt = self.inner.plugin.vtable;
         // SAFETY: live handle; the path outlives the call.
-        let op = unsafe { (vt.presign_read)(self.inner.handle, FfiStr::new(path.as_str()), ttl_secs) };
+        let op = unsafe { (vt.presign_read)(self.inner.handle, self.arg(path)?, ttl_secs) };
         Ok(await_op(op).await.map_err(|e| self.ctx(e))?.into_url())
     }
 
@@ -291,7 +307,7 @@ impl Store {
     pub async fn multipart_abort(&self, path: &ArtifactPath, upload_id: &str) -> Result<()> {
         let vt = self.inner.plugin.vtable;
         // SAFETY: live handle; the strings outlive the call.
-        let op = unsafe { (vt.multipart_abort)(self.inner.handle, FfiStr::new(path.as_str()), FfiStr::new(upload_id)) };
+        let op = unsafe { (vt.multipart_abort)(self.inner.handle, self.arg(path)?, FfiStr::new(upload_id)) };
         await_op(op).await.map(drop).map_err(|e| self.ctx(e))
     }
 }

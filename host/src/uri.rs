@@ -79,7 +79,7 @@ pub fn split(uri: &str) -> Result<(String, ArtifactPath)> {
             }
         }
         let rel = parts.join("/");
-        let path = ArtifactPath::parse(&rel.replace('%', "%25")).map_err(|e| Error::invalid_input(e.to_string()))?;
+        let path = ArtifactPath::parse(&rel).map_err(|e| Error::invalid_input(e.to_string()))?;
         return Ok(("file:///".to_owned(), path));
     }
     let colon = uri.find(':').unwrap_or(0);
@@ -91,7 +91,17 @@ pub fn split(uri: &str) -> Result<(String, ArtifactPath)> {
         (format!("{}:/", &uri[..colon]), after)
     };
     let rest = rest.trim_start_matches('/');
-    let path = ArtifactPath::parse(rest).map_err(|e| Error::invalid_input(format!("{}: {}", redact(uri), e.reason)))?;
+    let invalid = |reason: &str| Error::invalid_input(format!("{}: {reason}", redact(uri)));
+    // A `file:` URI's path is percent-encoded (RFC 8089), as the local plugin
+    // reads it too; every other scheme's path is a key, taken as written.
+    let rest = if uri[..colon].eq_ignore_ascii_case("file") {
+        std::borrow::Cow::Owned(
+            arca_core::path::percent_decode_once(rest).ok_or_else(|| invalid("percent-decodes to invalid UTF-8"))?,
+        )
+    } else {
+        std::borrow::Cow::Borrowed(rest)
+    };
+    let path = ArtifactPath::parse(&rest).map_err(|e| invalid(e.reason))?;
     Ok((store, path))
 }
 
@@ -119,10 +129,19 @@ mod tests {
 
     #[test]
     fn splits_uris() {
+        // A key is taken as written; a file: URI's path is decoded once.
         let (s, p) = split("s3://bucket/a/b%20c").unwrap_or_default();
-        assert_eq!((s.as_str(), p.as_str()), ("s3://bucket/", "a/b c"));
-        let (s, p) = split("file:///tmp/x").unwrap_or_default();
-        assert_eq!((s.as_str(), p.as_str()), ("file:///", "tmp/x"));
+        assert_eq!((s.as_str(), p.as_str()), ("s3://bucket/", "a/b%20c"));
+        let (s, p) = split("file:///tmp/x%20y/report%2520final.txt").unwrap_or_default();
+        assert_eq!((s.as_str(), p.as_str()), ("file:///", "tmp/x y/report%20final.txt"));
+        let (s, p) = split("/tmp/100%/a%2Fb").unwrap_or_default();
+        assert_eq!(
+            (s.as_str(), p.as_str()),
+            ("", ""),
+            "a plain path whose name decodes to a separator"
+        );
+        let (s, p) = split("/tmp/100%/report%20final.txt").unwrap_or_default();
+        assert_eq!((s.as_str(), p.as_str()), ("file:///", "tmp/100%/report%20final.txt"));
         let (s, p) = split("hdfs:/a").unwrap_or_default();
         assert_eq!((s.as_str(), p.as_str()), ("hdfs:/", "a"));
         let (s, p) = split("/tmp/a/../b").unwrap_or_default();

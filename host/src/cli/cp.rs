@@ -27,7 +27,8 @@ impl End {
     fn describe(&self) -> String {
         match self {
             End::Local(p) => p.display().to_string(),
-            End::Store(s, p) => format!("{}{}", s.uri(), p),
+            End::Store(s, p) if p.is_root() || s.uri().ends_with('/') => format!("{}{p}", s.uri()),
+            End::Store(s, p) => format!("{}/{p}", s.uri()),
         }
     }
 
@@ -161,7 +162,7 @@ pub async fn cp(reg: &Registry, a: &CpArgs, progress: bool) -> CliResult {
             End::Store(_, p) => p.file_name().map(str::to_owned),
         };
         let name = name.ok_or_else(|| usage(format!("cannot tell the file name of {}", redact(&a.src))))?;
-        dst.join(&name.replace('%', "%25"))?
+        dst.join(&name)?
     } else {
         dst
     };
@@ -173,9 +174,8 @@ pub async fn cp(reg: &Registry, a: &CpArgs, progress: bool) -> CliResult {
     let mut results = futures_util::stream::iter(jobs.into_iter().map(|job| {
         let (src, dst, pb) = (&src, &dst, &pb);
         async move {
-            let rel = job.rel.replace('%', "%25");
-            let s = src.join(&rel)?;
-            let d = dst.join(&rel)?;
+            let s = src.join(&job.rel)?;
+            let d = dst.join(&job.rel)?;
             copy_one(&s, &d, job.size, pb).await.map_err(|e| Error {
                 message: format!("{} → {}: {}", s.describe(), d.describe(), e.message),
                 ..e

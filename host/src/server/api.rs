@@ -141,14 +141,25 @@ pub fn parse_path(raw: &str) -> Result<ArtifactPath, ApiError> {
     Ok(path)
 }
 
-/// Decodes `application/x-www-form-urlencoded` text: `+` is a space; the
-/// percent escapes are left for [`ArtifactPath::parse`], which decodes them
-/// (repeatedly) itself.
-pub fn query_value(query: Option<&str>, key: &str) -> Option<String> {
-    query?.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (k == key).then(|| v.replace('+', " "))
-    })
+/// Decodes the path of a request URL once, as HTTP defines: the only
+/// decoding a path ever gets, so a name that holds `%` keeps it
+/// ([`ArtifactPath::parse`] decodes nothing). Not UTF-8: 400 "Invalid path".
+pub fn url_decode(raw: &str) -> Result<String, ApiError> {
+    arca_core::path::percent_decode_once(raw).ok_or_else(ApiError::invalid_path)
+}
+
+/// The value of `key` in a query string, decoded once as
+/// `application/x-www-form-urlencoded` (`+` is a space, then the percent
+/// escapes). Not UTF-8: 400 "Invalid path".
+pub fn query_value(query: Option<&str>, key: &str) -> Result<Option<String>, ApiError> {
+    let Some(query) = query else { return Ok(None) };
+    query
+        .split('&')
+        .find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k == key).then(|| url_decode(&v.replace('+', " ")))
+        })
+        .transpose()
 }
 
 #[cfg(test)]
@@ -156,14 +167,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn query_values() {
+    fn query_values_are_decoded_once() {
+        let value = |q: Option<&str>| query_value(q, "path").ok().flatten();
+        assert_eq!(value(Some("path=a+b%2Bc&x=1")).as_deref(), Some("a b+c"));
         assert_eq!(
-            query_value(Some("path=a+b%2Bc&x=1"), "path").as_deref(),
-            Some("a b%2Bc")
+            value(Some("path=report%2520final.txt")).as_deref(),
+            Some("report%20final.txt")
         );
-        assert_eq!(query_value(Some("x=1"), "path"), None);
-        assert_eq!(query_value(Some("path"), "path").as_deref(), Some(""));
-        assert_eq!(query_value(None, "path"), None);
+        assert_eq!(value(Some("x=1")), None);
+        assert_eq!(value(Some("path")).as_deref(), Some(""));
+        assert_eq!(value(None), None);
+        assert!(query_value(Some("path=%ff"), "path").is_err());
     }
 
     #[test]

@@ -156,9 +156,18 @@ async fn guard(State(app): State<AppState>, req: axum::extract::Request, next: a
     }
 }
 
+/// The part of a request's path after the API prefix, decoded once (`None`
+/// outside the API).
+fn api_rest(path: &str) -> Option<Result<String, ApiError>> {
+    PREFIXES.iter().find_map(|p| path.strip_prefix(p)).map(api::url_decode)
+}
+
 fn check_access(app: &AppState, req: &axum::extract::Request) -> Result<(), ApiError> {
-    let Some(rest) = PREFIXES.iter().find_map(|p| req.uri().path().strip_prefix(p)) else {
-        return Ok(());
+    let rest = match api_rest(req.uri().path()) {
+        None => return Ok(()),
+        // Left to the handler, which answers 400.
+        Some(Err(_)) => return Ok(()),
+        Some(Ok(rest)) => rest,
     };
     if rest.starts_with("signed/") || rest.starts_with("mpu-part/") {
         return Ok(());
@@ -173,7 +182,10 @@ fn check_access(app: &AppState, req: &axum::extract::Request) -> Result<(), ApiE
         return Err(auth::forbidden(format!("{} may only read", who.name)));
     }
     let raw = if rest == "artifacts" {
-        query_value(req.uri().query(), "path").unwrap_or_default()
+        query_value(req.uri().query(), "path")
+            .ok()
+            .flatten()
+            .unwrap_or_default()
     } else {
         ["artifacts/", "presigned/", "mpu/create/", "mpu/complete/", "mpu/abort/"]
             .iter()
@@ -190,9 +202,10 @@ fn check_access(app: &AppState, req: &axum::extract::Request) -> Result<(), ApiE
     Ok(())
 }
 
-/// Routes by the raw request path, so that percent-encoding is decoded in
-/// exactly one place ([`arca_core::ArtifactPath`]) and nothing upstream can
-/// normalise a traversal away before it is seen.
+/// Routes by the request path decoded once, here ([`api_rest`]), so that
+/// nothing upstream can normalise a traversal away before
+/// [`arca_core::ArtifactPath`] sees it, and a name keeps every `%` the
+/// client encoded.
 async fn dispatch(
     State(app): State<AppState>,
     OriginalUri(uri): OriginalUri,
@@ -200,9 +213,11 @@ async fn dispatch(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let full = uri.path();
-    let rest = PREFIXES.iter().find_map(|p| full.strip_prefix(p)).unwrap_or_default();
-    let result = route(&app, rest, uri.query(), &method, &headers, body).await;
+    let result = match api_rest(uri.path()) {
+        Some(Ok(rest)) => route(&app, &rest, uri.query(), &method, &headers, body).await,
+        Some(Err(e)) => Err(e),
+        None => Err(ApiError::endpoint_not_found()),
+    };
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
@@ -216,7 +231,7 @@ async fn route(
 ) -> Result<Response, ApiError> {
     if rest == "artifacts" {
         return match *method {
-            Method::GET => artifacts::list(app, query_value(query, "path")).await,
+            Method::GET => artifacts::list(app, query_value(query, "path")?).await,
             _ => Err(ApiError::method_not_allowed()),
         };
     }
@@ -280,8 +295,8 @@ async fn route(
 }
 
 fn verify(app: &AppState, op: &str, resource: &str, query: Option<&str>) -> Result<(), ApiError> {
-    let expires = query_value(query, "expires");
-    let sig = query_value(query, "sig");
+    let expires = query_value(query, "expires")?;
+    let sig = query_value(query, "sig")?;
     app.signer
         .verify(op, resource, expires.as_deref(), sig.as_deref())
         .map_err(|why| ApiError::new(axum::http::StatusCode::FORBIDDEN, "PERMISSION_DENIED", why))
