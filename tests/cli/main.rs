@@ -2,6 +2,7 @@
 //! refusals. Each test works in its own temporary directory.
 
 mod fixtures;
+mod names;
 mod s3_profile;
 
 use arca_tests::{arca_bin, content, manifest, sha256};

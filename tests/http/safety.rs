@@ -139,3 +139,44 @@ fn the_staging_area_is_not_reachable() {
         "staging shows in the root listing"
     );
 }
+
+/// The URL is decoded once, as HTTP defines, and the name that comes out is
+/// stored as it is: a `%` in a name survives every route.
+#[test]
+fn names_with_percent_signs_are_decoded_once_and_kept() {
+    let s = Server::start();
+    // The client encodes the name `report%20final.txt` as
+    // `report%2520final.txt`, and `100%.txt` as `100%25.txt`.
+    for (url, name, body) in [
+        ("run/report%2520final.txt", "run/report%20final.txt", &b"one"[..]),
+        ("run/100%25.txt", "run/100%.txt", b"two"),
+        ("run/dir%2520x/in%2525ner.txt", "run/dir%20x/in%25ner.txt", b"three"),
+        // An encoded space is a space: the name is `a b.txt`.
+        ("run/a%20b.txt", "run/a b.txt", b"four"),
+    ] {
+        let r = s.api("PUT", &format!("artifacts/{url}"), body);
+        assert_eq!(r.status, 200, "PUT {url}: {}", r.text());
+        assert_eq!(s.file(name).as_deref(), Some(body), "{url} must be stored as {name}");
+        let r = s.api("GET", &format!("artifacts/{url}"), b"");
+        assert_eq!((r.status, r.body.as_slice()), (200, body), "GET {url}");
+    }
+    let r = s.api("GET", "artifacts?path=run", b"");
+    let mut names: Vec<String> = r.json()["files"]
+        .as_array()
+        .map(|files| {
+            files
+                .iter()
+                .filter_map(|f| f["path"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    assert_eq!(names, ["100%.txt", "a b.txt", "dir%20x", "report%20final.txt"]);
+    let r = s.api("GET", "artifacts?path=run%2Fdir%2520x", b"");
+    assert_eq!(r.json()["files"][0]["path"], "in%25ner.txt", "{}", r.text());
+
+    // A name that decodes further to a separator is refused, not renamed.
+    let r = s.api("PUT", "artifacts/run/a%252Fb.txt", b"x");
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(s.file("run/a%2Fb.txt").is_none() && s.file("run/a/b.txt").is_none());
+}
