@@ -135,3 +135,97 @@ fn read_only_refuses_writes() {
     assert_eq!(s.api("GET", "artifacts/a.txt", b"").body, b"kept");
     assert!(!s.dest.join("b.txt").exists());
 }
+
+/// A refused upload is answered, not reset: the client sends its whole body
+/// and then reads the status and MLflow's error body, for every kind of
+/// refusal that comes before the body is read.
+#[test]
+fn refused_uploads_are_answered_not_reset() {
+    // Far more than a loopback socket buffers, so a server that answered and
+    // closed without reading would break the client's send.
+    let body = arca_tests::content(32 << 20, 9);
+    let auth = auth_server();
+    let read_only = Server::start_with(&["--read-only"], &[]);
+    let small = Server::start_with(&["--max-upload-size", "1024"], &[]);
+    let bob = basic("bob", "bob-pw");
+    // (server, request headers, status, MLflow error code)
+    type Refusal<'a> = (&'a Server, &'a [(&'a str, &'a str)], u16, &'a str);
+    let cases: [Refusal<'_>; 4] = [
+        (&auth, &[("Authorization", bob.as_str())], 403, "PERMISSION_DENIED"),
+        (&auth, &[], 401, "UNAUTHENTICATED"),
+        (&read_only, &[], 403, "PERMISSION_DENIED"),
+        (&small, &[], 413, "INVALID_PARAMETER_VALUE"),
+    ];
+    for (server, headers, status, code) in cases {
+        for _ in 0..2 {
+            let target = "/api/2.0/mlflow-artifacts/artifacts/big.bin";
+            let r = arca_tests::wire::request(&server.addr, "PUT", target, headers, &body)
+                .unwrap_or_else(|e| panic!("{status}: the client could not send its body or read the answer: {e}"));
+            assert_eq!(r.status, status, "{}", r.text());
+            assert_eq!(r.json()["error_code"], code, "{}", r.text());
+        }
+        assert!(server.file("big.bin").is_none());
+    }
+}
+
+/// After a refused upload the connection stays usable: the server read the
+/// refused body, so it keeps the connection alive and answers the next
+/// request on it, instead of closing a connection the client may already be
+/// reusing (the cause of a client's `RemoteDisconnected` on its next upload).
+#[test]
+fn a_refused_upload_leaves_the_connection_alive() {
+    use std::io::{BufReader, Read, Write};
+    let s = Server::start_with(&["--read-only"], &[]);
+    let mut conn = std::net::TcpStream::connect(&s.addr).unwrap_or_else(|e| panic!("{e}"));
+    let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(30)));
+    // Small enough to sit in the socket's buffers whole, too large for the
+    // server to skip without reading it.
+    let body = "x".repeat(200_000);
+    let put = format!(
+        "PUT /api/2.0/mlflow-artifacts/artifacts/b.bin HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n\r\n{body}",
+        s.addr,
+        body.len()
+    );
+    let get = format!("GET /health HTTP/1.1\r\nHost: {}\r\n\r\n", s.addr);
+    let mut reader = BufReader::new(conn.try_clone().unwrap_or_else(|e| panic!("{e}")));
+    for (request, status) in [(&put, "403"), (&get, "200"), (&put, "403"), (&get, "200")] {
+        conn.write_all(request.as_bytes())
+            .unwrap_or_else(|e| panic!("send: {e}"));
+        let line = line_of(&mut reader);
+        assert!(line.starts_with(&format!("HTTP/1.1 {status}")), "answer: {line:?}");
+        // The rest of the answer: headers, then a body of Content-Length
+        // bytes or in chunks.
+        let (mut length, mut chunked) = (0usize, false);
+        loop {
+            let header = line_of(&mut reader).to_ascii_lowercase();
+            if header.trim().is_empty() {
+                break;
+            }
+            assert!(!header.starts_with("connection: close"), "{header}");
+            if let Some(v) = header.strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+            chunked |= header.starts_with("transfer-encoding:") && header.contains("chunked");
+        }
+        loop {
+            if chunked {
+                let size = usize::from_str_radix(line_of(&mut reader).trim(), 16).unwrap_or(0);
+                let mut chunk = vec![0; size + 2];
+                reader.read_exact(&mut chunk).unwrap_or_else(|e| panic!("receive: {e}"));
+                if size == 0 {
+                    break;
+                }
+            } else {
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap_or_else(|e| panic!("receive: {e}"));
+                break;
+            }
+        }
+    }
+}
+
+fn line_of(reader: &mut impl std::io::BufRead) -> String {
+    let mut l = String::new();
+    reader.read_line(&mut l).unwrap_or_else(|e| panic!("receive: {e}"));
+    l
+}

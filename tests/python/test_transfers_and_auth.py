@@ -96,6 +96,32 @@ def auth_arca(start_arca_with, tmp_path):
         yield server, dest
 
 
+def test_a_refused_large_upload_is_answered_not_reset(auth_arca, tmp_path, monkeypatch):
+    """A reader's upload of a large file gets the server's 403 with its
+    message, and the same client then uploads with other credentials.
+
+    The server reads and discards a body it refused (lingering close). This
+    client copes without that too (urllib3 reads the answer after a broken
+    pipe); the raw-socket tests in tests/http/auth.rs are the ones a server
+    without it fails."""
+    server, dest = auth_arca
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
+    monkeypatch.setenv("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", "false")
+    src = random_file(tmp_path / "big.bin", 64 * MiB)
+    repo = MlflowArtifactsRepository("mlflow-artifacts:/exp/run/artifacts")
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "reader")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "r-pass")
+    for _ in range(2):
+        with pytest.raises(REFUSED) as refused:
+            repo.log_artifact(str(src))
+        assert "403" in str(refused.value) and "may only read" in str(refused.value), refused.value
+    assert not (dest / "exp" / "run" / "artifacts" / "big.bin").exists()
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "writer")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "w-pass")
+    repo.log_artifact(str(src))
+    assert sha256(dest / "exp" / "run" / "artifacts" / "big.bin") == sha256(src)
+
+
 def test_basic_and_bearer_auth_with_the_client(auth_arca, tmp_path, monkeypatch):
     server, dest = auth_arca
     src = random_file(tmp_path / "a.bin", 1000)

@@ -32,7 +32,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a verified password is remembered.
@@ -205,13 +205,23 @@ impl Auth {
         })
     }
 
-    fn check_password(&self, user: &User, password: &str) -> bool {
-        let key = sha256(format!("{}\0{password}", user.principal.name).as_bytes());
-        if let Ok(map) = self.remembered.lock()
-            && map.get(&key).is_some_and(|t| t.elapsed() < REMEMBER)
-        {
-            return true;
-        }
+    fn remember_key(user: &User, password: &str) -> [u8; 32] {
+        sha256(format!("{}\0{password}", user.principal.name).as_bytes())
+    }
+
+    /// Whether `password` was checked for `user` lately (cheap).
+    fn remembered(&self, user: &User, password: &str) -> bool {
+        let key = Self::remember_key(user, password);
+        self.remembered
+            .lock()
+            .is_ok_and(|map| map.get(&key).is_some_and(|t| t.elapsed() < REMEMBER))
+    }
+
+    /// Checks `password` against `user`'s hash (argon2 or bcrypt: tens of
+    /// milliseconds of CPU on purpose, so never on an async worker), and
+    /// remembers a match.
+    fn verify_password(&self, user: &User, password: &str) -> bool {
+        let key = Self::remember_key(user, password);
         let ok = if user.hash.starts_with("$argon2") {
             argon2::PasswordHash::new(&user.hash).is_ok_and(|h| {
                 argon2::Argon2::default()
@@ -231,8 +241,9 @@ impl Auth {
     }
 
     /// Who the request's credentials name; 401 if there are none or they
-    /// are wrong.
-    pub fn authenticate(&self, headers: &HeaderMap) -> std::result::Result<Principal, ApiError> {
+    /// are wrong. A password not checked lately is checked on the blocking
+    /// pool, so a slow check never stalls other requests.
+    pub async fn authenticate(self: &Arc<Self>, headers: &HeaderMap) -> std::result::Result<Principal, ApiError> {
         let value = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -246,10 +257,20 @@ impl Auth {
             let (name, password) = decoded
                 .split_once(':')
                 .ok_or_else(|| unauthenticated("malformed Basic credentials"))?;
-            return match self.users.get(name) {
-                Some(u) if self.check_password(u, password) => Ok(u.principal.clone()),
-                _ => Err(unauthenticated("wrong user name or password")),
-            };
+            let wrong = || unauthenticated("wrong user name or password");
+            let user = self.users.get(name).ok_or_else(wrong)?;
+            if self.remembered(user, password) {
+                return Ok(user.principal.clone());
+            }
+            let (auth, name, password) = (Arc::clone(self), name.to_owned(), password.to_owned());
+            let ok = tokio::task::spawn_blocking(move || {
+                auth.users
+                    .get(&name)
+                    .is_some_and(|user| auth.verify_password(user, &password))
+            })
+            .await
+            .unwrap_or(false);
+            return if ok { Ok(user.principal.clone()) } else { Err(wrong()) };
         }
         if let Some(token) = value.strip_prefix("Bearer ") {
             let digest = sha256(token.trim().as_bytes());
@@ -311,8 +332,8 @@ mod tests {
         h
     }
 
-    #[test]
-    fn basic_bearer_and_prefixes() {
+    #[tokio::test]
+    async fn basic_bearer_and_prefixes() {
         let hash = hash_password("s3cret").unwrap_or_default();
         let bc = bcrypt::hash("old", 4).unwrap_or_default();
         let text = format!(
@@ -321,33 +342,35 @@ mod tests {
              [[token]]\nname = \"ci\"\nsha256 = \"{}\"\npermission = \"read\"\n",
             hash_token("tok")
         );
-        let a = auth(&text).unwrap_or_else(|e| panic!("{e}"));
+        let a = std::sync::Arc::new(auth(&text).unwrap_or_else(|e| panic!("{e}")));
         let alice = a
             .authenticate(&basic("alice", "s3cret"))
+            .await
             .unwrap_or_else(|e| panic!("{}", e.message));
         assert_eq!(alice.permission, Permission::ReadWrite);
         let p = |s: &str| ArtifactPath::parse(s).unwrap_or_default();
         assert!(alice.may_reach(&p("team-a/x")) && alice.may_reach(&p("team-a")));
         assert!(!alice.may_reach(&p("team-ab/x")) && !alice.may_reach(&p("")));
         // Twice: the second check is answered from memory.
-        assert!(a.authenticate(&basic("alice", "s3cret")).is_ok());
-        assert!(a.authenticate(&basic("alice", "wrong")).is_err());
+        assert!(a.authenticate(&basic("alice", "s3cret")).await.is_ok());
+        assert!(a.authenticate(&basic("alice", "wrong")).await.is_err());
         assert!(
             a.authenticate(&basic("bob", "old"))
+                .await
                 .is_ok_and(|p| p.permission == Permission::Read)
         );
         let mut h = HeaderMap::new();
         h.insert(header::AUTHORIZATION, "Bearer tok".parse().unwrap_or_else(|_| panic!()));
-        assert!(a.authenticate(&h).is_ok_and(|p| p.name == "ci"));
+        assert!(a.authenticate(&h).await.is_ok_and(|p| p.name == "ci"));
         h.insert(
             header::AUTHORIZATION,
             "Bearer nope".parse().unwrap_or_else(|_| panic!()),
         );
         assert_eq!(
-            a.authenticate(&h).err().map(|e| e.status),
+            a.authenticate(&h).await.err().map(|e| e.status),
             Some(StatusCode::UNAUTHORIZED)
         );
-        assert!(a.authenticate(&HeaderMap::new()).is_err());
+        assert!(a.authenticate(&HeaderMap::new()).await.is_err());
     }
 
     #[test]

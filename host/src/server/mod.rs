@@ -10,6 +10,7 @@ mod api;
 mod artifacts;
 mod auth;
 mod info;
+mod linger;
 mod mime;
 mod mpu;
 mod ops;
@@ -132,6 +133,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::endpoint_not_found() })
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
         .layer(axum::middleware::from_fn_with_state(metrics, ops::track))
+        // Outermost, so a refusal by any layer inside still lingers.
+        .layer(axum::middleware::from_fn(linger::linger))
         .with_state(state)
 }
 
@@ -140,7 +143,7 @@ pub fn router(state: AppState) -> Router {
 /// reads server-info before it authenticates); the two signed routes are
 /// authorised by their signatures.
 async fn guard(State(app): State<AppState>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    match check_access(&app, &req) {
+    match check_access(&app, req.method(), req.uri(), req.headers()).await {
         Ok(()) => next.run(req).await,
         Err(e) => {
             let unauthorised = e.status == axum::http::StatusCode::UNAUTHORIZED;
@@ -162,8 +165,13 @@ fn api_rest(path: &str) -> Option<Result<String, ApiError>> {
     PREFIXES.iter().find_map(|p| path.strip_prefix(p)).map(api::url_decode)
 }
 
-fn check_access(app: &AppState, req: &axum::extract::Request) -> Result<(), ApiError> {
-    let rest = match api_rest(req.uri().path()) {
+async fn check_access(
+    app: &AppState,
+    method: &Method,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    let rest = match api_rest(uri.path()) {
         None => return Ok(()),
         // Left to the handler, which answers 400.
         Some(Err(_)) => return Ok(()),
@@ -172,20 +180,17 @@ fn check_access(app: &AppState, req: &axum::extract::Request) -> Result<(), ApiE
     if rest.starts_with("signed/") || rest.starts_with("mpu-part/") {
         return Ok(());
     }
-    let write = !matches!(*req.method(), Method::GET | Method::HEAD);
+    let write = !matches!(*method, Method::GET | Method::HEAD);
     if app.read_only && write {
         return Err(auth::forbidden("this server is read-only"));
     }
     let Some(auth) = &app.auth else { return Ok(()) };
-    let who = auth.authenticate(req.headers())?;
+    let who = auth.authenticate(headers).await?;
     if write && who.permission == auth::Permission::Read {
         return Err(auth::forbidden(format!("{} may only read", who.name)));
     }
     let raw = if rest == "artifacts" {
-        query_value(req.uri().query(), "path")
-            .ok()
-            .flatten()
-            .unwrap_or_default()
+        query_value(uri.query(), "path").ok().flatten().unwrap_or_default()
     } else {
         ["artifacts/", "presigned/", "mpu/create/", "mpu/complete/", "mpu/abort/"]
             .iter()
