@@ -20,25 +20,72 @@ pub fn installed(program: &str) -> bool {
     std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
 }
 
-/// A port on 127.0.0.1 that was free a moment ago.
-pub fn free_port() -> Result<u16, String> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("cannot find a free port: {e}"))
+/// Where the kernel takes the local ports of outgoing connections
+/// (`/proc/sys/net/ipv4/ip_local_port_range`; Linux's default otherwise).
+fn ephemeral_range() -> (u16, u16) {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| {
+            let mut it = text.split_whitespace().map(|n| n.parse::<u16>());
+            match (it.next(), it.next()) {
+                (Some(Ok(lo)), Some(Ok(hi))) if lo <= hi => Some((lo, hi)),
+                _ => None,
+            }
+        })
+        .unwrap_or((32768, 60999))
 }
 
-/// The first of `count` consecutive ports on 127.0.0.1 that are all free.
+/// The ports a server may be given: those below the ephemeral range (from
+/// 10000), else those above it. A port the kernel may hand to an outgoing
+/// connection at any moment (a CLI talking to a daemon, curl, a test's
+/// client) is never chosen: between the check here and the server's bind,
+/// one of those could take it, and the server would fail to start.
+fn listen_ports() -> std::ops::Range<u32> {
+    let (lo, hi) = ephemeral_range();
+    if u32::from(lo) >= 10_000 + 2_000 {
+        10_000..u32::from(lo)
+    } else {
+        u32::from(hi) + 1..65_536
+    }
+}
+
+/// A pseudo-random start, so concurrent runs do not all try the same ports.
+fn spread(len: u32) -> u32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    (nanos ^ std::process::id().rotate_left(16)) % len.max(1)
+}
+
+/// The first of `count` consecutive ports on 127.0.0.1, outside the
+/// ephemeral range, that are all free (nothing listens on them).
 pub fn free_port_range(count: u16) -> Result<u16, String> {
-    for _ in 0..20 {
-        let base = free_port()?;
-        let Some(last) = base.checked_add(count) else { continue };
-        let all_free = (base..last).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok());
-        if all_free {
+    let ports = listen_ports();
+    let len = ports.end - ports.start;
+    let count = u32::from(count);
+    if len < count {
+        return Err(format!("no room for {count} ports outside the ephemeral range"));
+    }
+    let first = spread(len - count + 1);
+    for i in 0..500u32 {
+        let base = ports.start + (first + i * count) % (len - count + 1);
+        let all_free =
+            (base..base + count).all(|p| u16::try_from(p).is_ok_and(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()));
+        if all_free && let Ok(base) = u16::try_from(base) {
             return Ok(base);
         }
     }
-    Err(format!("cannot find {count} consecutive free ports"))
+    Err(format!(
+        "cannot find {count} consecutive free ports from {} to {}",
+        ports.start,
+        ports.end - 1
+    ))
+}
+
+/// A free port on 127.0.0.1 for a server that cannot pick its own, outside
+/// the ephemeral range (see [`free_port_range`]).
+pub fn free_port() -> Result<u16, String> {
+    free_port_range(1)
 }
 
 /// Waits until something accepts on 127.0.0.1:`port`, at most until `deadline`.
@@ -137,5 +184,22 @@ impl Drop for Daemon {
         eprintln!("{} (pid {pid}) ignored SIGTERM; killing it", self.name);
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn servers_get_ports_no_outgoing_connection_can_take() {
+        let (lo, hi) = ephemeral_range();
+        let outside = |p: u32| p < u32::from(lo) || p > u32::from(hi);
+        for _ in 0..10 {
+            let port = free_port().unwrap_or_default();
+            assert!(port != 0 && outside(u32::from(port)), "{port} is in {lo}-{hi}");
+        }
+        let base = free_port_range(16).unwrap_or_default();
+        assert!(base != 0 && (u32::from(base)..u32::from(base) + 16).all(outside));
     }
 }

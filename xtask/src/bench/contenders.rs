@@ -88,7 +88,7 @@ fn start_arca(ctx: &Ctx, root: &Path, label: &'static str, name: &str, manifest:
 fn start_mlflow(root: &Path, mlflow: &Path) -> Result<Server> {
     let dir = mkdir(&root.join("mlflow"))?;
     let dest = mkdir(&dir.join("dest"))?;
-    let port = servers::free_port()?;
+    let port = crate::servers::free_port()?;
     let command: Vec<OsString> = vec![
         mlflow.into(),
         "server".into(),
@@ -123,7 +123,7 @@ fn start_nginx(ctx: &Ctx, root: &Path, nginx: &Path) -> Result<Server> {
     let dir = mkdir(&root.join("nginx"))?;
     let dest = mkdir(&dir.join("dest"))?;
     mkdir(&dir.join("tmp"))?;
-    let port = servers::free_port()?;
+    let port = crate::servers::free_port()?;
     let conf = dir.join("nginx.conf");
     project::write(&conf, &nginx_conf(&dir, &dest, port, servers::running_as_root()))?;
     let prefix = format!("{}/", dir.display());

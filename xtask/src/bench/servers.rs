@@ -287,15 +287,6 @@ impl Drop for Server {
     }
 }
 
-/// A port that was free a moment ago, for servers that cannot pick their own.
-pub fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot find a free port: {e}"))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| format!("cannot find a free port: {e}"))
-}
-
 /// The command as one would type it.
 pub fn shown(command: &[OsString]) -> String {
     let words: Vec<String> = command.iter().map(|w| w.to_string_lossy().into_owned()).collect();

@@ -187,8 +187,10 @@ impl Ceph {
 
         // The first radosgw-admin call creates the default zone and zonegroup
         // (it waits for the OSD); the zonegroup is then named after the region
-        // so CreateBucket with that LocationConstraint is accepted.
-        run_until(
+        // so CreateBucket with that LocationConstraint is accepted. It waits
+        // for as long as the OSD is down, so a daemon that died is named
+        // rather than the wait that never ended.
+        let created = run_until(
             c("radosgw-admin").args([
                 "user",
                 "create",
@@ -200,7 +202,13 @@ impl Ceph {
             deadline,
             &step_log,
             "radosgw-admin user create",
-        )?;
+        );
+        if let Err(e) = created {
+            for (daemon, log) in self.daemons.iter_mut().zip([&mon_log, &osd_log]) {
+                daemon.check_alive(log)?;
+            }
+            return Err(e);
+        }
         run_until(
             c("radosgw-admin").args([
                 "zonegroup",

@@ -14,7 +14,7 @@
 use super::Bench;
 use super::verify::same_file;
 use crate::bench::proc::{self, Output};
-use crate::bench::servers::{self, Api, Server, mkdir};
+use crate::bench::servers::{Api, Server, mkdir};
 use crate::project::Result;
 use std::ffi::OsString;
 use std::path::Path;
@@ -142,7 +142,7 @@ fn start_arca(b: &Bench<'_>, root: &Path) -> Result<Server> {
 /// on SIGTERM, so it runs under the group wrapper.
 fn start_mlflow(b: &Bench<'_>, root: &Path) -> Result<Server> {
     let dir = mkdir(&root.join("mlflow"))?;
-    let port = servers::free_port()?;
+    let port = crate::servers::free_port()?;
     let command = b.with_env(vec![
         b.mlflow.clone().into(),
         "server".into(),
