@@ -49,6 +49,13 @@
 //! value, so an edit in place fails the build's tests instead of a user's
 //! load.
 //!
+//! What each minor version appended:
+//!
+//! | Minor | Appended |
+//! | --- | --- |
+//! | 0 | the epoch as it began: `open` … `presign_read` |
+//! | 1 | `local_path` and the `local_files` capability: a file's place on this machine, so the host can copy it with the kernel |
+//!
 //! Store, reader and writer objects are opaque handles owned by the plugin.
 
 pub mod v2;
@@ -77,7 +84,7 @@ pub const OLDEST_ABI_VERSION: u32 = 2;
 
 /// How many times the epoch's operations table has grown: the number of
 /// the last minor version. 0 is the epoch as it began.
-pub const ABI_MINOR: u32 = 0;
+pub const ABI_MINOR: u32 = 1;
 
 /// The signature of the entry symbol.
 pub type EntryFn = unsafe extern "C" fn() -> *const PluginDecl;
@@ -228,6 +235,11 @@ pub struct PluginVTable {
     pub multipart_abort: unsafe extern "C" fn(StoreHandle, path: FfiStr<'_>, upload_id: FfiStr<'_>) -> FfiOp<FfiUnit>,
     /// A URL that reads a file straight from the backend for `ttl_secs`.
     pub presign_read: unsafe extern "C" fn(StoreHandle, path: FfiStr<'_>, ttl_secs: u64) -> FfiOp<FfiPresignedUrl>,
+
+    // Minor 1.
+    /// Where the file is on this machine's file system (an absolute path,
+    /// UTF-8), so the host may copy it with the kernel's copy paths.
+    pub local_path: unsafe extern "C" fn(StoreHandle, path: FfiStr<'_>) -> FfiOp<FfiBuf>,
 }
 
 /// The size of the operations table at minor 0: where the table of a

@@ -406,6 +406,24 @@ unsafe extern "C" fn presign_read_thunk<P: Plugin>(
     })
 }
 
+unsafe extern "C" fn local_path_thunk<P: Plugin>(h: StoreHandle, path: FfiStr<'_>) -> FfiOp<FfiBuf> {
+    guard::<P, _>("local_path", || {
+        // SAFETY: the host passes live handles only.
+        let s = unsafe { store::<P>(h) };
+        let path = path_arg(path);
+        run::<P, _, _>("local_path", async move {
+            let local = s.local_path(&path?).await?;
+            let text = local.into_os_string().into_string().map_err(|p| {
+                Error::invalid_input(format!(
+                    "local path {} is not valid UTF-8",
+                    std::path::Path::new(&p).display()
+                ))
+            })?;
+            Ok(FfiBuf::from_string(text))
+        })
+    })
+}
+
 /// The operations table of plugin `P`, as [`crate::export_plugin!`] exports
 /// it. Public for the rare exporter that must change it (the loader's test
 /// fixtures build tables of other sizes from it).
@@ -438,6 +456,7 @@ pub fn vtable<P: Plugin>() -> PluginVTable {
         multipart_complete: mpu_complete_thunk::<P>,
         multipart_abort: mpu_abort_thunk::<P>,
         presign_read: presign_read_thunk::<P>,
+        local_path: local_path_thunk::<P>,
     }
 }
 

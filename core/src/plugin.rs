@@ -125,6 +125,13 @@ pub trait Store: Send + Sync + 'static {
         let _ = ttl;
         unsupported("presign a read of", path)
     }
+    /// Where the file `path` is on this machine's file system, as an
+    /// absolute path, for a store whose capabilities say `local_files`; the
+    /// host may then read it there directly (e.g. with `copy_file_range`).
+    /// `UNSUPPORTED` otherwise. (ABI 3.1.)
+    fn local_path(&self, path: &ArtifactPath) -> impl Future<Output = Result<std::path::PathBuf>> + Send {
+        unsupported("give the local path of", path)
+    }
 }
 
 /// The answer of an operation a store does not implement.

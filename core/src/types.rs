@@ -32,6 +32,9 @@ pub struct Capabilities {
     /// `presign_read` works (a client can read a file from the backend
     /// without passing through the host).
     pub presigned_read: bool,
+    /// `local_path` works: files are on this machine's file system, and the
+    /// host may read them there directly (ABI 3.1).
+    pub local_files: bool,
 }
 
 /// The bit of each capability, in the order they were added. Never reuse or
@@ -55,8 +58,10 @@ pub mod cap_bits {
     pub const EMPTY_DIRS: u64 = 1 << 7;
     /// [`super::Capabilities::presigned_read`].
     pub const PRESIGNED_READ: u64 = 1 << 8;
+    /// [`super::Capabilities::local_files`] (ABI 3.1).
+    pub const LOCAL_FILES: u64 = 1 << 9;
     /// Every bit this `arca-core` knows.
-    pub const KNOWN: u64 = (1 << 9) - 1;
+    pub const KNOWN: u64 = (1 << 10) - 1;
 }
 
 impl Capabilities {
@@ -71,9 +76,10 @@ impl Capabilities {
         multipart: false,
         empty_dirs: false,
         presigned_read: false,
+        local_files: false,
     };
 
-    /// Everything but multipart and presigned reads: a full
+    /// Everything but multipart, presigned reads and local files: a full
     /// filesystem-like store. Others are written from it:
     /// `Capabilities { empty_dirs: false, ..Capabilities::FILESYSTEM }`.
     pub const FILESYSTEM: Self = Self {
@@ -86,6 +92,7 @@ impl Capabilities {
         multipart: false,
         empty_dirs: true,
         presigned_read: false,
+        local_files: false,
     };
 
     /// The bits that cross the boundary.
@@ -101,6 +108,7 @@ impl Capabilities {
             (self.multipart, MULTIPART),
             (self.empty_dirs, EMPTY_DIRS),
             (self.presigned_read, PRESIGNED_READ),
+            (self.local_files, LOCAL_FILES),
         ];
         let mut bits = 0;
         let mut i = 0;
@@ -126,6 +134,7 @@ impl Capabilities {
             multipart: bits & MULTIPART != 0,
             empty_dirs: bits & EMPTY_DIRS != 0,
             presigned_read: bits & PRESIGNED_READ != 0,
+            local_files: bits & LOCAL_FILES != 0,
         }
     }
 }

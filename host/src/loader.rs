@@ -190,7 +190,7 @@ fn v2_table(decl: *const PluginDecl) -> std::result::Result<ops::Table, String> 
     }
     // SAFETY: the layout fingerprint of epoch 2 matches, so `vt` is a whole
     // epoch-2 table, static data of a library that is never unloaded.
-    let upgraded = v2::upgrade(unsafe { &*vt });
+    let upgraded = ops::upgrade_v2(unsafe { &*vt });
     // SAFETY: `upgraded` is a whole table of this epoch.
     Ok(unsafe { ops::Table::read(&upgraded, upgraded.size) })
 }

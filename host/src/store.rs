@@ -303,6 +303,17 @@ impl Store {
         Ok(await_op(op).await.map_err(|e| self.ctx(e))?.into_url())
     }
 
+    /// Where the file `path` is on this machine's file system, for a store
+    /// whose capabilities say `local_files` (the host may read it there
+    /// directly, with the kernel's copy paths); `UNSUPPORTED` otherwise.
+    pub async fn local_path(&self, path: &ArtifactPath) -> Result<std::path::PathBuf> {
+        let vt = self.inner.plugin.vtable;
+        // SAFETY: live handle; the path outlives the call.
+        let op = unsafe { (vt.local_path)(self.inner.handle, self.arg(path)?) };
+        let local = await_op(op).await.map_err(|e| self.ctx(e))?;
+        Ok(std::path::PathBuf::from(local.to_string_lossy()))
+    }
+
     /// Aborts a multipart upload.
     pub async fn multipart_abort(&self, path: &ArtifactPath, upload_id: &str) -> Result<()> {
         let vt = self.inner.plugin.vtable;

@@ -204,10 +204,11 @@ fn plugins_of_other_abi_versions_load_with_what_they_have() {
             .unwrap_or_else(|e| panic!("{scheme}: {e}"))
     };
 
-    // Built against the frozen ABI-2 arca-core: everything it declared.
+    // Built against the frozen ABI-2 arca-core: everything it declared; of
+    // what came after ABI 3.0, nothing.
     let two = plugin("abitwo");
     assert_eq!(two.abi, (2, 0));
-    assert!(two.missing.is_empty(), "{:?}", two.missing);
+    assert_eq!(two.missing, ["local_path"]);
     assert_eq!(
         two.capabilities,
         Capabilities {
@@ -232,7 +233,8 @@ fn plugins_of_other_abi_versions_load_with_what_they_have() {
             "multipart_create",
             "multipart_complete",
             "multipart_abort",
-            "presign_read"
+            "presign_read",
+            "local_path"
         ]
     );
     assert_eq!(short.capabilities, Capabilities::FILESYSTEM);
@@ -279,13 +281,17 @@ fn plugins_list_shows_abi_versions_and_missing_operations() {
             .unwrap_or_default()
             .to_owned()
     };
-    assert!(line("abitwo").contains("ok (memory 0.1.0, ABI 2.0)"), "{out}");
+    assert!(
+        line("abitwo").contains("ok (memory 0.1.0, ABI 2.0; lacks local_path)"),
+        "{out}"
+    );
     assert!(
         line("future").contains(&format!("ABI {ABI_VERSION}.{})", ABI_MINOR + 1)),
         "{out}"
     );
     assert!(
-        line("short").contains("lacks multipart_create, multipart_complete, multipart_abort, presign_read)"),
+        line("short")
+            .contains("lacks multipart_create, multipart_complete, multipart_abort, presign_read, local_path)"),
         "{out}"
     );
 }

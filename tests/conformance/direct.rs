@@ -1,6 +1,6 @@
-//! Transfers that bypass the host: presigned reads and presigned multipart
-//! uploads, where the store's capabilities declare them (and `UNSUPPORTED`
-//! where they do not). The URLs are fetched with a plain HTTP client, as a
+//! Transfers that bypass the plugin or the host: presigned reads, presigned
+//! multipart uploads and local paths, where the store's capabilities declare
+//! them (and `UNSUPPORTED` where they do not). The URLs are fetched with a plain HTTP client, as a
 //! browser or the MLflow client would.
 
 use crate::cases::{get, list, names, p, put, rw};
@@ -169,6 +169,32 @@ async fn multipart_uploads_are_unsupported_without_the_capability(ctx: &Ctx) -> 
     Ok(())
 }
 
+async fn local_paths_name_the_files(ctx: &Ctx) -> Result<(), String> {
+    let data = content(70_001, 33);
+    put(&ctx.store, "l/file.bin", &data).await?;
+    let local = ctx.store.local_path(&p("l/file.bin")).await.map_err(e2s)?;
+    check!(local.is_absolute(), "not an absolute path: {}", local.display());
+    let read = std::fs::read(&local).map_err(|e| format!("{}: {e}", local.display()))?;
+    check!(read == data, "{} does not hold the file's bytes", local.display());
+    for (missing, kind) in [("l/none.bin", ErrorKind::NOT_FOUND), ("l", ErrorKind::IS_A_DIRECTORY)] {
+        match ctx.store.local_path(&p(missing)).await {
+            Err(e) if e.kind == kind => {}
+            other => return Err(format!("local_path of {missing}: want {kind:?}, got {other:?}")),
+        }
+    }
+    Ok(())
+}
+
+async fn local_paths_are_unsupported_without_the_capability(ctx: &Ctx) -> Result<(), String> {
+    put(&ctx.store, "f.txt", b"x").await?;
+    match ctx.store.local_path(&p("f.txt")).await {
+        Err(e) if e.kind == ErrorKind::UNSUPPORTED => Ok(()),
+        other => Err(format!(
+            "local_path without the capability: want UNSUPPORTED, got {other:?}"
+        )),
+    }
+}
+
 pub static ALL: &[Case] = &[
     case!(presigned_reads_fetch_the_bytes_and_expire, |c: &Capabilities| rw(c)
         && c.presigned_read),
@@ -181,5 +207,10 @@ pub static ALL: &[Case] = &[
     case!(
         multipart_uploads_are_unsupported_without_the_capability,
         |c: &Capabilities| rw(c) && !c.multipart
+    ),
+    case!(local_paths_name_the_files, |c: &Capabilities| rw(c) && c.local_files),
+    case!(
+        local_paths_are_unsupported_without_the_capability,
+        |c: &Capabilities| rw(c) && !c.local_files
     ),
 ];

@@ -3,12 +3,13 @@
 //! against it.
 //!
 //! An epoch-2 plugin has the same [`PluginDecl`] header, a table of the same
-//! operations with the same signatures, but capabilities as a struct of nine
-//! `bool`s and no size, minor version or requirements. Its table is read
-//! once, at load time, into an epoch-3 [`PluginVTable`] ([`upgrade`]); from
-//! then on the host treats the plugin like any other.
+//! operations with the same signatures as epoch 3's minor 0
+//! ([`super::MINOR0_SIZE`]), but capabilities as a struct of nine `bool`s and
+//! no size, minor version or requirements. A host reads its table once, at
+//! load time, into an epoch-3 table of minor 0; from then on it treats the
+//! plugin like any other.
 
-use super::{FfiOp, PluginDecl, PluginVTable, ReaderHandle, StoreHandle, WriterHandle, layout_facts};
+use super::{FfiOp, PluginDecl, ReaderHandle, StoreHandle, WriterHandle, layout_facts};
 use crate::Capabilities;
 use crate::error::{ErrorKind, FfiError};
 use crate::ffi::{FfiBuf, FfiKv, FfiPair, FfiResult, FfiSlice, FfiStr, FfiUnit, FfiVec};
@@ -57,6 +58,7 @@ impl From<CapabilitiesV2> for Capabilities {
             multipart: c.multipart,
             empty_dirs: c.empty_dirs,
             presigned_read: c.presigned_read,
+            local_files: false,
         }
     }
 }
@@ -134,36 +136,3 @@ pub const fn layout_fingerprint() -> u64 {
 /// [`layout_fingerprint()`] on 64-bit targets, pinned by a unit test.
 #[cfg(target_pointer_width = "64")]
 pub const LAYOUT_64: u64 = 0x50f5_e3ac_0948_3f95;
-
-/// The epoch-3 table with the same operations, shaped as a plugin of
-/// minor 0 would give it: its size ends after the operations of minor 0,
-/// and it requires nothing of the host.
-pub fn upgrade(v: &PluginVTableV2) -> PluginVTable {
-    PluginVTable {
-        size: super::MINOR0_SIZE,
-        minor: 0,
-        reserved: 0,
-        name: v.name,
-        version: v.version,
-        schemes: v.schemes,
-        capabilities: Capabilities::from(v.capabilities).to_bits(),
-        requires: FfiSlice::new(&[]),
-        open: v.open,
-        store_drop: v.store_drop,
-        stat: v.stat,
-        list: v.list,
-        read: v.read,
-        reader_next: v.reader_next,
-        reader_drop: v.reader_drop,
-        write: v.write,
-        writer_write: v.writer_write,
-        writer_finish: v.writer_finish,
-        writer_abort: v.writer_abort,
-        writer_drop: v.writer_drop,
-        delete: v.delete,
-        multipart_create: v.multipart_create,
-        multipart_complete: v.multipart_complete,
-        multipart_abort: v.multipart_abort,
-        presign_read: v.presign_read,
-    }
-}

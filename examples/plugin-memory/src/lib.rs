@@ -36,8 +36,9 @@
 //! worker_threads: 2 };` (with `arca-core`'s `tokio` feature) and its
 //! futures then always run in a tokio runtime its library owns.
 //!
-//! Multipart uploads and presigned reads are not implemented, so `Store`'s
-//! defaults answer them `UNSUPPORTED`, and the capabilities say so.
+//! Multipart uploads, presigned reads and local paths are not implemented,
+//! so `Store`'s defaults answer them `UNSUPPORTED`, and the capabilities say
+//! so.
 
 mod config;
 mod error;

@@ -9,8 +9,9 @@
 //! at all. A longer table than the host knows is read no further than the
 //! host's own fields.
 
+use arca_core::Capabilities;
 use arca_core::Error;
-use arca_core::abi::{FfiOp, PluginVTable, ReaderHandle, Requirement, StoreHandle, WriterHandle};
+use arca_core::abi::{FfiOp, MINOR0_SIZE, PluginVTable, ReaderHandle, Requirement, StoreHandle, WriterHandle, v2};
 use arca_core::ffi::{FfiBuf, FfiResult, FfiSlice, FfiStr, FfiUnit};
 use arca_core::types::cap_bits::{self, *};
 use arca_core::types::{FfiCompletedPart, FfiFileInfo, FfiListPage, FfiMultipartUpload, FfiPresignedUrl, FfiRange};
@@ -69,6 +70,7 @@ impl Table {
             multipart_complete: absent::multipart_complete,
             multipart_abort: absent::multipart_abort,
             presign_read: absent::presign_read,
+            local_path: absent::local_path,
         };
         let mut missing = Vec::new();
         macro_rules! groups {
@@ -93,6 +95,7 @@ impl Table {
             [delete] => DELETE;
             [multipart_create, multipart_complete, multipart_abort] => MULTIPART;
             [presign_read] => PRESIGNED_READ;
+            [local_path] => LOCAL_FILES;
         }
         Self {
             minor: vtable.minor,
@@ -100,6 +103,42 @@ impl Table {
             vtable,
             missing,
         }
+    }
+}
+
+/// An epoch-2 plugin's table in this epoch's shape: the operations of minor 0
+/// (the same, with the same signatures), capabilities as bits, no
+/// requirements, and a size that ends after minor 0, so every later
+/// operation is one the plugin does not have.
+pub(crate) fn upgrade_v2(v: &v2::PluginVTableV2) -> PluginVTable {
+    PluginVTable {
+        size: MINOR0_SIZE,
+        minor: 0,
+        reserved: 0,
+        name: v.name,
+        version: v.version,
+        schemes: v.schemes,
+        capabilities: Capabilities::from(v.capabilities).to_bits(),
+        requires: FfiSlice::new(&[]),
+        open: v.open,
+        store_drop: v.store_drop,
+        stat: v.stat,
+        list: v.list,
+        read: v.read,
+        reader_next: v.reader_next,
+        reader_drop: v.reader_drop,
+        write: v.write,
+        writer_write: v.writer_write,
+        writer_finish: v.writer_finish,
+        writer_abort: v.writer_abort,
+        writer_drop: v.writer_drop,
+        delete: v.delete,
+        multipart_create: v.multipart_create,
+        multipart_complete: v.multipart_complete,
+        multipart_abort: v.multipart_abort,
+        presign_read: v.presign_read,
+        // Past `size`: never read.
+        local_path: absent::local_path,
     }
 }
 
@@ -175,5 +214,9 @@ mod absent {
 
     pub unsafe extern "C" fn presign_read(_: StoreHandle, _: FfiStr<'_>, _: u64) -> FfiOp<FfiPresignedUrl> {
         unsupported("presign_read")
+    }
+
+    pub unsafe extern "C" fn local_path(_: StoreHandle, _: FfiStr<'_>) -> FfiOp<FfiBuf> {
+        unsupported("local_path")
     }
 }

@@ -37,6 +37,14 @@
 //! | `fsync` | `true` | Sync each finished file and its directory to stable storage before `finish` returns. Turn off only for scratch data. |
 //!
 //! Any other key is refused by name.
+//!
+//! ## Capabilities
+//!
+//! Everything a file system has, and `local_files` (ABI 3.1): `local_path`
+//! names a file's place on this machine, resolved like a read (a symlink out
+//! of the root is refused), so `arca cp` downloads it with the kernel's copy
+//! path instead of streaming it through the plugin. No multipart uploads and
+//! no presigned reads: `arca serve` does those itself for this store.
 
 mod config;
 mod error;
@@ -66,7 +74,10 @@ impl Plugin for LocalPlugin {
     const NAME: &'static str = "local";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const SCHEMES: &'static [&'static str] = &[SCHEME];
-    const CAPABILITIES: Capabilities = Capabilities::FILESYSTEM;
+    const CAPABILITIES: Capabilities = Capabilities {
+        local_files: true,
+        ..Capabilities::FILESYSTEM
+    };
     // Two workers are plenty: the file work happens on the blocking pool.
     const RUNTIME: Runtime = Runtime::Tokio { worker_threads: 2 };
     type Store = LocalStore;

@@ -253,6 +253,22 @@ impl Store for LocalStore {
         writer::open(self.shared.clone(), path).await
     }
 
+    async fn local_path(&self, path: &ArtifactPath) -> Result<PathBuf> {
+        // Resolved like a read: a symlink that leads out of the root is
+        // refused, a directory is not a file.
+        match self.shared.resolve_meta(path, "read")? {
+            Some((_, meta)) if meta.is_dir() => Err(Error::new(
+                arca_core::ErrorKind::IS_A_DIRECTORY,
+                format!("is a directory, not a file: {}", crate::error::shown(path.as_str())),
+            )),
+            Some((canonical, _)) => Ok(canonical),
+            None => Err(Error::not_found(format!(
+                "no such file or directory: {}",
+                crate::error::shown(path.as_str())
+            ))),
+        }
+    }
+
     async fn delete(&self, path: &ArtifactPath) -> Result<()> {
         let (shared, p) = (self.shared.clone(), path.clone());
         blocking("delete", path.as_str(), move || shared.delete(&p)).await
