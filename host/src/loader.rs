@@ -130,7 +130,7 @@ pub fn load(entry: &PluginEntry) -> Result<LoadedPlugin> {
         version: text(table.vtable.version),
         schemes,
         capabilities: Capabilities::from_bits(table.vtable.capabilities),
-        abi: (epoch, table.minor),
+        abi: (epoch, table.vtable.minor),
         missing: table.missing,
         vtable: Box::leak(Box::new(table.vtable)),
     })
@@ -161,6 +161,7 @@ fn current_table(decl: *const PluginDecl) -> std::result::Result<ops::Table, Str
     // SAFETY: the header ends within `MIN_VTABLE_SIZE`, which `size` covers.
     let table = unsafe { ops::Table::read(vt, size) };
     let lacking: Vec<String> = table
+        .vtable
         .requires
         .as_slice()
         .iter()

@@ -11,7 +11,7 @@
 
 use arca_core::Capabilities;
 use arca_core::Error;
-use arca_core::abi::{FfiOp, MINOR0_SIZE, PluginVTable, ReaderHandle, Requirement, StoreHandle, WriterHandle, v2};
+use arca_core::abi::{FfiOp, MINOR0_SIZE, PluginVTable, ReaderHandle, StoreHandle, WriterHandle, v2};
 use arca_core::ffi::{FfiBuf, FfiResult, FfiSlice, FfiStr, FfiUnit};
 use arca_core::types::cap_bits::{self, *};
 use arca_core::types::{FfiCompletedPart, FfiFileInfo, FfiListPage, FfiMultipartUpload, FfiPresignedUrl, FfiRange};
@@ -21,10 +21,6 @@ use std::ptr::addr_of;
 
 /// A plugin's table as the host uses it.
 pub(crate) struct Table {
-    /// The minor version the plugin was built for.
-    pub minor: u32,
-    /// What it needs of the host.
-    pub requires: FfiSlice<'static, Requirement>,
     /// The header and every operation, the missing ones answered by the host.
     pub vtable: PluginVTable,
     /// The operations the plugin does not have.
@@ -97,12 +93,7 @@ impl Table {
             [presign_read] => PRESIGNED_READ;
             [local_path] => LOCAL_FILES;
         }
-        Self {
-            minor: vtable.minor,
-            requires: vtable.requires,
-            vtable,
-            missing,
-        }
+        Self { vtable, missing }
     }
 }
 
