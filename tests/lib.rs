@@ -38,6 +38,16 @@ pub fn fixtures_dir() -> PathBuf {
         .unwrap_or_else(|| target_dir().join("debug"))
 }
 
+/// The library a loader fixture (`tests/fixtures/*`) builds, by its stem
+/// (`arca_fixture_future`).
+pub fn fixture_library(stem: &str) -> PathBuf {
+    fixtures_dir().join(format!(
+        "{}{stem}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ))
+}
+
 /// A name no other test (or test run) uses.
 pub fn unique(prefix: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);

@@ -4,16 +4,8 @@
 use super::{arca_with, expect_code, stderr, stdout};
 use arca_core::abi::{ABI_MINOR, ABI_VERSION, OLDEST_ABI_VERSION};
 use arca_host::{ArtifactPath, Capabilities, ErrorKind, Registry};
-use arca_tests::fixtures_dir;
+use arca_tests::fixture_library;
 use std::path::{Path, PathBuf};
-
-fn lib(stem: &str) -> PathBuf {
-    fixtures_dir().join(format!(
-        "{}{stem}{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    ))
-}
 
 /// (scheme, library, the distinct words its error must contain)
 fn cases(dir: &Path) -> Vec<(&'static str, PathBuf, String)> {
@@ -24,26 +16,30 @@ fn cases(dir: &Path) -> Vec<(&'static str, PathBuf, String)> {
         ("garbage", garbage, "cannot load plugin".to_owned()),
         (
             "notplugin",
-            lib("arca_fixture_not_a_plugin"),
+            fixture_library("arca_fixture_not_a_plugin"),
             "not an arca plugin (no arca_plugin_entry symbol)".to_owned(),
         ),
         (
             "badmagic",
-            lib("arca_fixture_bad_magic"),
+            fixture_library("arca_fixture_bad_magic"),
             "not an arca plugin (wrong magic number)".to_owned(),
         ),
         (
             "abiver",
-            lib("arca_fixture_abi_version"),
+            fixture_library("arca_fixture_abi_version"),
             format!(
                 "ABI version {} is newer than this host's ({OLDEST_ABI_VERSION} to {ABI_VERSION}); upgrade arca",
                 ABI_VERSION + 1
             ),
         ),
-        ("layout", lib("arca_fixture_layout"), "ABI layout mismatch".to_owned()),
+        (
+            "layout",
+            fixture_library("arca_fixture_layout"),
+            "ABI layout mismatch".to_owned(),
+        ),
         (
             "requires",
-            lib("arca_fixture_requires"),
+            fixture_library("arca_fixture_requires"),
             format!(
                 "it needs what this host lacks: the frobnicate operation (ABI {ABI_VERSION}.{}); this host has plugin ABI {ABI_VERSION}.{ABI_MINOR}, upgrade arca",
                 ABI_MINOR + 1
@@ -51,12 +47,12 @@ fn cases(dir: &Path) -> Vec<(&'static str, PathBuf, String)> {
         ),
         (
             "panicopen",
-            lib("arca_fixture_panic_open"),
+            fixture_library("arca_fixture_panic_open"),
             "panicked in open: fixture: open panicked".to_owned(),
         ),
         (
             "panicop",
-            lib("arca_fixture_panic_op"),
+            fixture_library("arca_fixture_panic_op"),
             "panicked in stat: fixture: stat panicked".to_owned(),
         ),
     ];
@@ -190,7 +186,9 @@ const COMPATIBLE: &[(&str, &str)] = &[
 fn compatible_manifest(dir: &Path) -> PathBuf {
     manifest_of(
         dir,
-        COMPATIBLE.iter().map(|(scheme, stem)| (*scheme, *scheme, lib(stem))),
+        COMPATIBLE
+            .iter()
+            .map(|(scheme, stem)| (*scheme, *scheme, fixture_library(stem))),
     )
 }
 

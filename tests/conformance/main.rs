@@ -143,11 +143,7 @@ fn registry() -> arca_core::Result<Registry> {
     for (scheme, stem) in FIXTURES {
         manifest.plugins.push(PluginEntry {
             name: (*scheme).to_owned(),
-            library: arca_tests::fixtures_dir().join(format!(
-                "{}{stem}{}",
-                std::env::consts::DLL_PREFIX,
-                std::env::consts::DLL_SUFFIX
-            )),
+            library: arca_tests::fixture_library(stem),
             schemes: vec![(*scheme).to_owned()],
             config: Default::default(),
         });

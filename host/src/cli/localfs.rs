@@ -208,41 +208,32 @@ impl LocalWriter {
     }
 }
 
-/// Copies the local file `from` to `target` (temp file, rename into place)
-/// with the kernel's copy path (`std::io::copy` between files is
-/// `copy_file_range` on Linux), in steps that move the progress bar.
+/// Copies the local file `from` to `target` with the kernel's copy path
+/// (`std::io::copy` between files is `copy_file_range` on Linux), in steps
+/// that move the progress bar.
 pub async fn copy_file(from: PathBuf, target: PathBuf, pb: indicatif::ProgressBar) -> Result<()> {
     /// Bytes per step of the progress bar.
     const STEP: u64 = 64 << 20;
-    tokio::task::spawn_blocking(move || {
+    write_via_temp(target, move |file| {
         let mut src = File::open(&from).map_err(|e| io_error("read", &from, e))?;
-        let (mut file, tmp) = create_temp(&target)?;
-        // Removes the temp file on any early return.
-        let mut guard = TempGuard(Some(tmp.clone()));
         loop {
-            let n = std::io::copy(&mut (&mut src).take(STEP), &mut file).map_err(|e| io_error("copy", &from, e))?;
+            let n = std::io::copy(&mut (&mut src).take(STEP), file).map_err(|e| io_error("copy", &from, e))?;
             if n == 0 {
-                break;
+                return Ok(());
             }
             pb.inc(n);
         }
-        drop(file);
-        publish(&tmp, &target)?;
-        guard.0 = None;
-        Ok(())
     })
     .await
-    .map_err(|e| Error::unexpected(format!("local copy task failed: {e}")))?
 }
 
-/// Writes a small file whole with one blocking call: temp file, write,
-/// rename into place.
-pub async fn write_whole(target: PathBuf, data: Bytes) -> Result<()> {
+/// Fills a temp file beside `target` with `fill` and renames it into place,
+/// in one blocking task; on any failure the temp file is removed.
+async fn write_via_temp(target: PathBuf, fill: impl FnOnce(&mut File) -> Result<()> + Send + 'static) -> Result<()> {
     tokio::task::spawn_blocking(move || {
         let (mut file, tmp) = create_temp(&target)?;
-        // Removes the temp file on any early return.
         let mut guard = TempGuard(Some(tmp.clone()));
-        file.write_all(&data).map_err(|e| io_error("write", &target, e))?;
+        fill(&mut file)?;
         drop(file);
         publish(&tmp, &target)?;
         guard.0 = None;
@@ -250,6 +241,16 @@ pub async fn write_whole(target: PathBuf, data: Bytes) -> Result<()> {
     })
     .await
     .map_err(|e| Error::unexpected(format!("local write task failed: {e}")))?
+}
+
+/// Writes a small file whole with one blocking call: temp file, write,
+/// rename into place.
+pub async fn write_whole(target: PathBuf, data: Bytes) -> Result<()> {
+    let shown = target.clone();
+    write_via_temp(target, move |file| {
+        file.write_all(&data).map_err(|e| io_error("write", &shown, e))
+    })
+    .await
 }
 
 /// One file found under a local directory.
