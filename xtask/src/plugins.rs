@@ -50,6 +50,7 @@ pub const PLUGINS: &[Plugin] = &[
     plugin("local",  "arca-plugin-local",  "arca_plugin_local",  &["file"],   Workspace),
     plugin("memory", "arca-plugin-memory", "arca_plugin_memory", &["memory"], Example("examples/plugin-memory")),
     plugin("s3",     "arca-plugin-s3",     "arca_plugin_s3",     &["s3"],     Workspace),
+    plugin("azure",  "arca-plugin-azure",  "arca_plugin_azure",  &["wasbs", "abfss"], Workspace),
 ];
 
 impl Plugin {

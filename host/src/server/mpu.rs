@@ -36,7 +36,9 @@ struct PartBody {
 #[derive(Deserialize)]
 struct CompleteBody {
     path: Option<String>,
-    #[serde(default)]
+    // MLflow's client sends `"upload_id": null` for Azure, whose uploads
+    // have no id.
+    #[serde(default, deserialize_with = "null_as_empty")]
     upload_id: String,
     parts: Option<Vec<PartBody>>,
 }
@@ -44,8 +46,13 @@ struct CompleteBody {
 #[derive(Deserialize)]
 struct AbortBody {
     path: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     upload_id: String,
+}
+
+/// A string field that may be `null` (read as empty).
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
 }
 
 fn missing(param: &str) -> ApiError {
@@ -182,4 +189,21 @@ pub async fn presigned(app: &AppState, raw: &str, base_url: &str) -> Result<Resp
         body.insert("file_size".into(), info.size.into());
     }
     Ok(json_response(StatusCode::OK, &serde_json::Value::Object(body)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_null_upload_id_reads_as_none_given() {
+        let b: CompleteBody =
+            body(br#"{"path": "a.bin", "upload_id": null, "parts": []}"#).unwrap_or_else(|e| panic!("{}", e.message));
+        assert_eq!(b.upload_id, "");
+        let b: AbortBody = body(br#"{"path": "a.bin"}"#).unwrap_or_else(|e| panic!("{}", e.message));
+        assert_eq!(b.upload_id, "");
+        let b: AbortBody =
+            body(br#"{"path": "a.bin", "upload_id": "u-1"}"#).unwrap_or_else(|e| panic!("{}", e.message));
+        assert_eq!(b.upload_id, "u-1");
+    }
 }

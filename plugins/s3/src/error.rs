@@ -2,7 +2,8 @@
 //! every operation classifies failures the same way.
 
 use arca_core::{Error, ErrorKind};
-use object_store::client::{HttpError, HttpErrorKind};
+use arca_objstore::error::{chain_text, http_kind, is_certificate_error, status_and_code, xml_code, xml_field};
+use object_store::client::HttpErrorKind;
 
 /// Converts an error met while doing `action` (a verb such as `read`) on
 /// `key` in `bucket`. The message names the bucket and key; object_store's
@@ -26,30 +27,6 @@ pub(crate) fn s3_error(action: &str, bucket: &str, key: &str, e: object_store::E
         _ => chain_text(&e),
     };
     classify(action, bucket, key, status, code, Some(&e), &text)
-}
-
-/// The messages of `e` and of its causes, each once: object_store's top
-/// message alone ("error sending request") hides the reason (a refused
-/// certificate, a reset connection).
-fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut cur = e.source();
-    while let Some(err) = cur {
-        let m = err.to_string();
-        if !m.is_empty() && !text.contains(&m) {
-            text.push_str(": ");
-            text.push_str(&m);
-        }
-        cur = err.source();
-    }
-    text
-}
-
-/// Whether the failure is a TLS certificate the client does not trust:
-/// permanent, and fixed by configuration.
-fn is_certificate_error(text: &str) -> bool {
-    let t = text.to_ascii_lowercase();
-    t.contains("certificate") && (t.contains("invalid peer") || t.contains("unknownissuer") || t.contains("verif"))
 }
 
 /// The error of a response with `status` and `body` (an S3 XML error or
@@ -132,53 +109,6 @@ fn classify(
     if temporary { err.temporary() } else { err }
 }
 
-/// Walks the source chain for the HTTP status and the S3 error code
-/// (`<Code>…</Code>` in the response body). object_store does not export
-/// its request error type, so both are read from the messages, whose form
-/// (`… status code: 403 Forbidden: <body>`) it has kept for years.
-fn status_and_code(e: &object_store::Error) -> (Option<u16>, Option<String>) {
-    let (mut status, mut code) = (None, None);
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        let text = err.to_string();
-        status = status.or_else(|| status_in(&text));
-        code = code.or_else(|| xml_code(&text));
-        cur = err.source();
-    }
-    (status, code)
-}
-
-fn status_in(text: &str) -> Option<u16> {
-    let at = text.find("status code: ")? + "status code: ".len();
-    let digits = text.get(at..at + 3)?;
-    digits.parse().ok().filter(|s| (100..600).contains(s))
-}
-
-/// The kind of a transport failure (connect, timeout, …), if that is what
-/// the error is.
-fn http_kind(e: &object_store::Error) -> Option<HttpErrorKind> {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(h) = err.downcast_ref::<HttpError>() {
-            return Some(h.kind());
-        }
-        cur = err.source();
-    }
-    None
-}
-
-fn xml_code(body: &str) -> Option<String> {
-    xml_field(body, "Code")
-}
-
-/// The text of the first `<name>…</name>` element in `body`.
-fn xml_field(body: &str, name: &str) -> Option<String> {
-    let open = format!("<{name}>");
-    let start = body.find(&open)? + open.len();
-    let len = body[start..].find(&format!("</{name}>"))?;
-    Some(body[start..start + len].trim().to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,9 +169,5 @@ mod tests {
         let body = "<?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code></Error>";
         assert_eq!(xml_code(body).as_deref(), Some("SignatureDoesNotMatch"));
         assert_eq!(xml_code("nothing"), None);
-        assert_eq!(
-            status_in("Server returned non-2xx status code: 403 Forbidden: x"),
-            Some(403)
-        );
     }
 }

@@ -109,14 +109,10 @@ mod config;
 mod creds;
 mod error;
 mod extra_args;
-mod lister;
-mod parts;
 mod presign;
 mod raw;
-mod reader;
 mod store;
 mod transport;
-mod writer;
 
 #[cfg(test)]
 mod reader_tests;
@@ -127,11 +123,10 @@ mod tests_fake;
 #[cfg(test)]
 mod tests_server;
 
+pub use arca_objstore::{ObjectReader as S3Reader, ObjectWriter as S3Writer};
 pub use config::S3Config;
 pub use creds::Credentials;
-pub use reader::S3Reader;
 pub use store::S3Store;
-pub use writer::S3Writer;
 
 use arca_core::{Capabilities, Config, Plugin, Result, Runtime};
 

@@ -7,10 +7,10 @@
 //! boundaries, a window smaller than the object and an overwrite between
 //! parts need only small objects; one checks the real plan's thresholds.
 
-use crate::parts::{Plan, TEST_PLAN};
 use crate::tests::{block_on, ok, p, server_uri};
 use crate::{S3Config, S3Store};
 use arca_core::{ArtifactPath, ByteRange, Config, ErrorKind, FfiBuf, Reader, Result, Store, Writer};
+use arca_objstore::parts::Plan;
 
 fn store(name: &str) -> Option<S3Store> {
     let uri = server_uri(&format!("reader-{name}"))?;
@@ -31,14 +31,14 @@ struct WithPlan;
 
 impl WithPlan {
     fn set(plan: Plan) -> Self {
-        TEST_PLAN.with(|p| p.set(Some(plan)));
+        Plan::set_for_tests(Some(plan));
         Self
     }
 }
 
 impl Drop for WithPlan {
     fn drop(&mut self) {
-        TEST_PLAN.with(|p| p.set(None));
+        Plan::set_for_tests(None);
     }
 }
 

@@ -3,21 +3,20 @@
 
 use crate::config::S3Config;
 use crate::error::s3_error;
-use crate::lister;
 use crate::raw::Raw;
-use crate::reader::{self, S3Reader};
-use crate::writer::{self, S3Writer};
 use arca_core::{
     ArtifactPath, ByteRange, CompletedPart, Error, ErrorKind, FileInfo, ListPage, MultipartUpload, PresignedPart,
     PresignedUrl, Result, Store,
 };
+use arca_objstore::writer::WriteOptions;
+use arca_objstore::{Bucket, ObjectReader, ObjectWriter, lister, reader, writer};
 use futures_util::StreamExt;
 use object_store::aws::AmazonS3;
 use object_store::list::{PaginatedListOptions, PaginatedListStore};
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path;
 use object_store::signer::{HeaderName, HeaderValue, Method, SignedUrlOptions, Signer};
-use object_store::{Attributes, ObjectStore, ObjectStoreExt, PutMultipartOptions};
+use object_store::{ObjectStore, ObjectStoreExt, PutMultipartOptions};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,13 +37,12 @@ pub struct S3Store {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) client: AmazonS3,
+    /// The same client as the shared reader, writer and lister see it.
+    pub(crate) objects: Arc<Bucket>,
+    pub(crate) write_options: Arc<WriteOptions>,
     /// Requests on exact keys (directory markers).
     pub(crate) raw: Raw,
     pub(crate) bucket: String,
-    /// The root prefix, without slashes at either end.
-    pub(crate) prefix: String,
-    pub(crate) part_size: usize,
-    pub(crate) attributes: Attributes,
     /// Headers a presigned part upload must carry (SSE-C, expected owner).
     pub(crate) part_headers: Vec<(HeaderName, HeaderValue)>,
 }
@@ -53,15 +51,26 @@ impl S3Store {
     /// Builds the client; nothing is sent until the first operation.
     pub fn open(config: S3Config) -> Result<Self> {
         let clients = config.clients()?;
+        let objects = Arc::new(Bucket {
+            client: Arc::new(clients.s3.clone()),
+            scheme: crate::SCHEME,
+            bucket: config.bucket.clone(),
+            prefix: config.prefix.clone(),
+            error: s3_error,
+            single_delete: None,
+        });
+        let write_options = Arc::new(WriteOptions {
+            part_size: config.part_size,
+            attributes: config.object_attributes(),
+        });
         Ok(Self {
             shared: Arc::new(Shared {
                 client: clients.s3,
+                objects,
+                write_options,
                 raw: clients.raw,
                 part_headers: clients.part_headers,
-                attributes: config.object_attributes(),
                 bucket: config.bucket,
-                prefix: config.prefix,
-                part_size: config.part_size,
             }),
         })
     }
@@ -70,22 +79,15 @@ impl S3Store {
 impl Shared {
     /// The object key of `path` (empty for the root of a bucket-wide store).
     pub(crate) fn key(&self, path: &ArtifactPath) -> String {
-        match (self.prefix.is_empty(), path.is_root()) {
-            (_, true) => self.prefix.clone(),
-            (true, false) => path.as_str().to_owned(),
-            (false, false) => format!("{}/{}", self.prefix, path.as_str()),
-        }
+        self.objects.key(path)
     }
 
     /// The key prefix of everything under `path` (ends with `/`, or is
     /// empty for the root of a bucket-wide store).
     pub(crate) fn dir_prefix(&self, path: &ArtifactPath) -> String {
-        let key = self.key(path);
-        if key.is_empty() { key } else { format!("{key}/") }
+        self.objects.dir_prefix(path)
     }
 
-    /// The object_store path of `key`, verbatim (no percent-encoding, so keys
-    /// are the ones MLflow's boto3 client uses).
     /// The headers a client of a presigned URL must send (SSE-C, expected
     /// bucket owner), as text.
     pub(crate) fn client_headers(&self) -> Vec<(String, String)> {
@@ -100,8 +102,10 @@ impl Shared {
             .collect()
     }
 
+    /// The object_store path of `key`, verbatim (no percent-encoding, so keys
+    /// are the ones MLflow's boto3 client uses).
     pub(crate) fn location(&self, key: &str) -> Result<Path> {
-        Path::parse(key).map_err(|e| Error::invalid_input(format!("invalid s3 key {key:?}: {e}")))
+        self.objects.location(key)
     }
 
     pub(crate) fn error(&self, action: &str, key: &str, e: object_store::Error) -> Error {
@@ -234,7 +238,7 @@ impl Shared {
         let key = self.key(path);
         let location = self.location(&key)?;
         let opts = PutMultipartOptions {
-            attributes: self.attributes.clone(),
+            attributes: self.write_options.attributes.clone(),
             ..PutMultipartOptions::default()
         };
         let upload_id = self
@@ -309,23 +313,23 @@ impl Shared {
 }
 
 impl Store for S3Store {
-    type Reader = S3Reader;
-    type Writer = S3Writer;
+    type Reader = ObjectReader;
+    type Writer = ObjectWriter;
 
     async fn stat(&self, path: &ArtifactPath) -> Result<FileInfo> {
         self.shared.stat(path).await
     }
 
     async fn list(&self, path: &ArtifactPath, token: Option<&str>, page_size: usize) -> Result<ListPage> {
-        lister::list(&self.shared, path, token, page_size).await
+        lister::list(&self.shared.objects, path, token, page_size).await
     }
 
-    async fn read(&self, path: &ArtifactPath, range: Option<ByteRange>) -> Result<S3Reader> {
-        reader::open(&self.shared, path, range).await
+    async fn read(&self, path: &ArtifactPath, range: Option<ByteRange>) -> Result<ObjectReader> {
+        reader::open(&self.shared.objects, path, range).await
     }
 
-    async fn write(&self, path: &ArtifactPath) -> Result<S3Writer> {
-        writer::open(self.shared.clone(), path)
+    async fn write(&self, path: &ArtifactPath) -> Result<ObjectWriter> {
+        writer::open(self.shared.objects.clone(), self.shared.write_options.clone(), path)
     }
 
     async fn delete(&self, path: &ArtifactPath) -> Result<()> {

@@ -22,12 +22,12 @@
 //! clearing them cost about as much CPU as the copy itself in a loopback
 //! download).
 
+use crate::Bucket;
 use arca_core::{Error, ErrorKind, Result};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use object_store::aws::AmazonS3;
 use object_store::path::Path;
-use object_store::{GetOptions, GetRange, ObjectMeta, ObjectStore};
+use object_store::{GetOptions, GetRange, ObjectMeta};
 use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
@@ -36,47 +36,48 @@ use tokio::task::JoinHandle;
 
 /// How a read is split into requests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Plan {
+pub struct Plan {
     /// What the first `GET` asks for; a read that fits is that one request.
-    pub(crate) first: u64,
+    pub first: u64,
     /// The size of every later ranged `GET`.
-    pub(crate) part: u64,
+    pub part: u64,
     /// How many parts may be fetching (or fetched and waiting) at once.
-    pub(crate) in_flight: usize,
+    pub in_flight: usize,
 }
 
 impl Plan {
     /// Two 8 MiB parts in one `GET`, then 8 MiB parts, 8 at a time (boto3
     /// downloads 8 MiB parts with 10 threads).
-    pub(crate) const DEFAULT: Self = Self {
+    pub const DEFAULT: Self = Self {
         first: 16 << 20,
         part: 8 << 20,
         in_flight: 8,
     };
 
-    /// The plan for a read opened now: [`Plan::DEFAULT`], except in a unit
-    /// test that asked for smaller parts on its own thread.
-    pub(crate) fn current() -> Self {
-        #[cfg(test)]
-        if let Some(plan) = TEST_PLAN.with(std::cell::Cell::get) {
-            return plan;
-        }
-        Self::DEFAULT
+    /// The plan for a read opened now: [`Plan::DEFAULT`], unless a test
+    /// asked for smaller parts on its own thread ([`Plan::set_for_tests`]).
+    pub fn current() -> Self {
+        TEST_PLAN.with(std::cell::Cell::get).unwrap_or(Self::DEFAULT)
+    }
+
+    /// Makes the reads this thread opens use `plan` (`None`: the default),
+    /// so a plugin's tests can exercise part boundaries with small objects.
+    #[doc(hidden)]
+    pub fn set_for_tests(plan: Option<Self>) {
+        TEST_PLAN.with(|p| p.set(plan));
     }
 }
 
-#[cfg(test)]
 thread_local! {
-    /// Set by unit tests to exercise part boundaries with small objects.
-    pub(crate) static TEST_PLAN: std::cell::Cell<Option<Plan>> = const { std::cell::Cell::new(None) };
+    /// Set by tests to exercise part boundaries with small objects.
+    static TEST_PLAN: std::cell::Cell<Option<Plan>> = const { std::cell::Cell::new(None) };
 }
 
 /// What names the object in errors, and how to ask for it again.
 #[derive(Clone)]
 struct Target {
-    client: AmazonS3,
+    bucket: Bucket,
     location: Path,
-    bucket: String,
     key: String,
     /// The ETag of the first response (`If-Match`), or, from a server that
     /// sends none, its modification time (`If-Unmodified-Since`).
@@ -124,7 +125,7 @@ impl Drop for Fetch {
 }
 
 /// The parts of `next..end`, fetching ahead.
-pub(crate) struct Parts {
+pub struct Parts {
     target: Target,
     runtime: Handle,
     /// The bytes this covers, from the first part's start.
@@ -148,23 +149,26 @@ impl std::fmt::Debug for Parts {
 }
 
 /// The object changed between the first response and a later part.
-pub(crate) fn changed(bucket: &str, key: &str) -> Error {
+pub fn changed(bucket: &Bucket, key: &str) -> Error {
     Error::new(
         ErrorKind::UNAVAILABLE,
-        format!("s3://{bucket}/{key} was overwritten while it was being read; read it again"),
+        format!(
+            "{} was overwritten while it was being read; read it again",
+            bucket.url(key)
+        ),
     )
-    .with("bucket", bucket)
+    .with("bucket", &bucket.bucket)
     .with("key", key)
     .temporary()
 }
 
 /// A body that ended before the bytes it announced.
-pub(crate) fn short(bucket: &str, key: &str, missing: u64) -> Error {
+pub fn short(bucket: &Bucket, key: &str, missing: u64) -> Error {
     Error::new(
         ErrorKind::UNAVAILABLE,
-        format!("the body of s3://{bucket}/{key} ended {missing} bytes short"),
+        format!("the body of {} ended {missing} bytes short", bucket.url(key)),
     )
-    .with("bucket", bucket)
+    .with("bucket", &bucket.bucket)
     .with("key", key)
     .temporary()
 }
@@ -172,22 +176,20 @@ pub(crate) fn short(bucket: &str, key: &str, missing: u64) -> Error {
 impl Parts {
     /// Starts fetching `range` of the object the first response (`meta`)
     /// described. Must be called inside the runtime the tasks should run on.
-    pub(crate) fn start(
-        client: &AmazonS3,
+    pub fn start(
+        bucket: &Bucket,
         location: &Path,
-        bucket: &str,
         key: &str,
         meta: &ObjectMeta,
         range: Range<u64>,
         plan: Plan,
     ) -> Result<Self> {
         let runtime = Handle::try_current()
-            .map_err(|e| Error::unexpected(format!("cannot read s3://{bucket}/{key}: no runtime: {e}")))?;
+            .map_err(|e| Error::unexpected(format!("cannot read {}: no runtime: {e}", bucket.url(key))))?;
         let mut parts = Self {
             target: Target {
-                client: client.clone(),
+                bucket: bucket.clone(),
                 location: location.clone(),
-                bucket: bucket.to_owned(),
                 key: key.to_owned(),
                 etag: meta.e_tag.clone(),
                 meta: meta.clone(),
@@ -207,8 +209,13 @@ impl Parts {
     }
 
     /// How many bytes the parts hold in all.
-    pub(crate) fn len(&self) -> u64 {
+    pub fn len(&self) -> u64 {
         self.len
+    }
+
+    /// Whether the parts hold no byte.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// Starts fetches until `in_flight` are under way or nothing is left.
@@ -229,7 +236,7 @@ impl Parts {
     }
 
     /// The next part in order, or `None` after the last.
-    pub(crate) async fn next(&mut self) -> Result<Option<Bytes>> {
+    pub async fn next(&mut self) -> Result<Option<Bytes>> {
         let Some(mut front) = self.fetching.pop_front() else {
             return Ok(None);
         };
@@ -238,8 +245,8 @@ impl Parts {
         match (&mut front.0).await {
             Ok(r) => r.map(Some),
             Err(e) => Err(Error::unexpected(format!(
-                "a part of s3://{}/{} could not be read: {e}",
-                self.target.bucket, self.target.key
+                "a part of {} could not be read: {e}",
+                self.target.bucket.url(&self.target.key)
             ))),
         }
     }
@@ -254,10 +261,10 @@ async fn fetch(t: Target, range: Range<u64>, mut buf: PartBuf) -> Result<Bytes> 
         if_match: t.etag.clone(),
         ..GetOptions::default()
     };
-    let result = match t.client.get_opts(&t.location, opts).await {
+    let result = match t.bucket.client.get_opts(&t.location, opts).await {
         Ok(r) => r,
         Err(object_store::Error::Precondition { .. }) => return Err(changed(&t.bucket, &t.key)),
-        Err(e) => return Err(crate::error::s3_error("read", &t.bucket, &t.key, e)),
+        Err(e) => return Err(t.bucket.error("read", &t.key, e)),
     };
     // `If-Match` already guards this; a server that ignored it is caught by
     // the ETag or size it answers with.
@@ -269,13 +276,14 @@ async fn fetch(t: Target, range: Range<u64>, mut buf: PartBuf) -> Result<Bytes> 
     buf.data.reserve_exact(capacity);
     let mut body = result.into_stream();
     while let Some(piece) = body.next().await {
-        let piece = piece.map_err(|e| crate::error::s3_error("read", &t.bucket, &t.key, e))?;
+        let piece = piece.map_err(|e| t.bucket.error("read", &t.key, e))?;
         if (buf.data.len() + piece.len()) as u64 > want {
             return Err(Error::unexpected(format!(
-                "s3://{}/{} sent more than the {want} bytes asked for at {}",
-                t.bucket, t.key, range.start
+                "{} sent more than the {want} bytes asked for at {}",
+                t.bucket.url(&t.key),
+                range.start
             ))
-            .with("bucket", &t.bucket)
+            .with("bucket", &t.bucket.bucket)
             .with("key", &t.key));
         }
         buf.data.extend_from_slice(&piece);

@@ -7,16 +7,17 @@
 //! or dropping the writer aborts the upload, so nothing partial is ever
 //! visible.
 
-use crate::store::Shared;
-use arca_core::{ArtifactPath, Chunk, Error, ErrorKind, Result, Writer};
+use crate::{Bucket, root_is_a_directory};
+use arca_core::{ArtifactPath, Chunk, Error, Result, Writer};
 use bytes::Bytes;
 use object_store::path::Path;
-use object_store::{ObjectStore, PutMultipartOptions, PutOptions, PutPayload, WriteMultipart};
+use object_store::{Attributes, PutMultipartOptions, PutOptions, PutPayload, WriteMultipart};
 use std::sync::Arc;
+use tokio::runtime::Handle;
 
-/// About how many bytes of parts may be uploading at once. With the default
-/// 8 MiB parts that is 8 parts: against radosgw on loopback, 8 in flight
-/// uploaded 1 GiB about 10-20 % faster than 3 or 4, and 16 no faster.
+/// About how many bytes of parts may be uploading at once. With 8 MiB parts
+/// that is 8 parts: against radosgw on loopback, 8 in flight uploaded 1 GiB
+/// about 10-20 % faster than 3 or 4, and 16 no faster.
 const IN_FLIGHT_BYTES: usize = 64 << 20;
 /// However large the parts, two may upload at once (one filling while one
 /// is sent would leave the server idle between parts) ...
@@ -29,9 +30,21 @@ fn in_flight(part_size: usize) -> usize {
     (IN_FLIGHT_BYTES / part_size.max(1)).clamp(MIN_IN_FLIGHT, MAX_IN_FLIGHT)
 }
 
+/// How a store's writes are made.
+#[derive(Clone, Debug, Default)]
+pub struct WriteOptions {
+    /// The part size of large writes; a write up to this size is one `PUT`.
+    pub part_size: usize,
+    /// Attributes set on every object written (content type, metadata, …).
+    pub attributes: Attributes,
+}
+
 /// Writes one object.
-pub struct S3Writer {
-    shared: Arc<Shared>,
+pub struct ObjectWriter {
+    shared: Arc<Bucket>,
+    options: Arc<WriteOptions>,
+    /// The plugin's runtime, where a dropped writer's upload is aborted.
+    runtime: Option<Handle>,
     location: Path,
     key: String,
     /// Parts that may be uploading at once.
@@ -48,14 +61,14 @@ enum State {
     Closed,
 }
 
-impl std::fmt::Debug for S3Writer {
+impl std::fmt::Debug for ObjectWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match &self.state {
             State::Buffered { len, .. } => format!("buffered({len})"),
             State::Multipart(_) => "multipart".to_owned(),
             State::Closed => "closed".to_owned(),
         };
-        f.debug_struct("S3Writer")
+        f.debug_struct("ObjectWriter")
             .field("bucket", &self.shared.bucket)
             .field("key", &self.key)
             .field("state", &state)
@@ -63,19 +76,19 @@ impl std::fmt::Debug for S3Writer {
     }
 }
 
-/// Checks that `path` can be written; nothing is sent yet.
-pub(crate) fn open(shared: Arc<Shared>, path: &ArtifactPath) -> Result<S3Writer> {
+/// Checks that `path` can be written; nothing is sent yet. Called inside
+/// the plugin's runtime, which a dropped writer's abort is spawned on.
+pub fn open(shared: Arc<Bucket>, options: Arc<WriteOptions>, path: &ArtifactPath) -> Result<ObjectWriter> {
     if path.is_root() {
-        return Err(Error::new(
-            ErrorKind::IS_A_DIRECTORY,
-            "cannot write the store root: it is a directory",
-        ));
+        return Err(root_is_a_directory("write"));
     }
     let key = shared.key(path);
     let location = shared.location(&key)?;
-    Ok(S3Writer {
-        in_flight: in_flight(shared.part_size),
+    Ok(ObjectWriter {
+        in_flight: in_flight(options.part_size),
         shared,
+        options,
+        runtime: Handle::try_current().ok(),
         location,
         key,
         state: State::Buffered {
@@ -85,11 +98,11 @@ pub(crate) fn open(shared: Arc<Shared>, path: &ArtifactPath) -> Result<S3Writer>
     })
 }
 
-fn closed(bucket: &str, key: &str) -> Error {
-    Error::invalid_input(format!("the writer for s3://{bucket}/{key} is already closed"))
+fn closed(bucket: &Bucket, key: &str) -> Error {
+    Error::invalid_input(format!("the writer for {} is already closed", bucket.url(key)))
 }
 
-impl S3Writer {
+impl ObjectWriter {
     fn fail(&self, action: &str, e: object_store::Error) -> Error {
         self.shared.error(action, &self.key, e)
     }
@@ -97,7 +110,7 @@ impl S3Writer {
     /// Starts the multipart upload and hands it what was buffered.
     async fn start_multipart(&mut self, chunks: Vec<Bytes>) -> Result<()> {
         let opts = PutMultipartOptions {
-            attributes: self.shared.attributes.clone(),
+            attributes: self.options.attributes.clone(),
             ..PutMultipartOptions::default()
         };
         let upload = self
@@ -106,7 +119,7 @@ impl S3Writer {
             .put_multipart_opts(&self.location, opts)
             .await
             .map_err(|e| self.fail("start the upload of", e))?;
-        let mut upload = Box::new(WriteMultipart::new_with_chunk_size(upload, self.shared.part_size));
+        let mut upload = Box::new(WriteMultipart::new_with_chunk_size(upload, self.options.part_size));
         for c in chunks {
             upload.put(c);
         }
@@ -131,7 +144,7 @@ impl S3Writer {
     }
 }
 
-impl Writer for S3Writer {
+impl Writer for ObjectWriter {
     async fn write(&mut self, chunk: Chunk) -> Result<()> {
         if chunk.is_empty() {
             return Ok(());
@@ -141,7 +154,7 @@ impl Writer for S3Writer {
             State::Buffered { chunks, len } => {
                 *len += bytes.len();
                 chunks.push(bytes);
-                if *len > self.shared.part_size {
+                if *len > self.options.part_size {
                     let chunks = std::mem::take(chunks);
                     self.state = State::Closed;
                     self.start_multipart(chunks).await?;
@@ -152,7 +165,7 @@ impl Writer for S3Writer {
                 upload.put(bytes);
                 self.wait().await
             }
-            State::Closed => Err(closed(&self.shared.bucket, &self.key)),
+            State::Closed => Err(closed(&self.shared, &self.key)),
         }
     }
 
@@ -160,7 +173,7 @@ impl Writer for S3Writer {
         match std::mem::replace(&mut self.state, State::Closed) {
             State::Buffered { chunks, .. } => {
                 let opts = PutOptions {
-                    attributes: self.shared.attributes.clone(),
+                    attributes: self.options.attributes.clone(),
                     ..PutOptions::default()
                 };
                 let payload: PutPayload = chunks.into_iter().collect();
@@ -177,7 +190,7 @@ impl Writer for S3Writer {
                 .await
                 .map(drop)
                 .map_err(|e| self.fail("finish writing", e)),
-            State::Closed => Err(closed(&self.shared.bucket, &self.key)),
+            State::Closed => Err(closed(&self.shared, &self.key)),
         }
     }
 
@@ -189,13 +202,13 @@ impl Writer for S3Writer {
     }
 }
 
-impl Drop for S3Writer {
+impl Drop for ObjectWriter {
     /// Aborts an unfinished multipart upload. This may run on a thread with
     /// no runtime and must not block, so the abort is spawned on the
     /// plugin's runtime and nobody waits for it.
     fn drop(&mut self) {
         if let State::Multipart(upload) = std::mem::replace(&mut self.state, State::Closed)
-            && let Ok(rt) = arca_core::runtime::tokio_runtime::<crate::S3Plugin>()
+            && let Some(rt) = &self.runtime
         {
             drop(rt.spawn(async move {
                 let _ = upload.abort().await;

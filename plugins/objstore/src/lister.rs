@@ -4,21 +4,15 @@
 //! prefixes one delimiter below it. A page token is the last name returned;
 //! the next page holds the names strictly greater. The store is listed again
 //! for every page, which keeps it stateless (any server can continue a
-//! listing); S3 orders keys, not names (`a/` sorts after `a!`), so the whole
+//! listing); object stores order keys, not names (`a/` sorts after `a!`), so the whole
 //! level is read and sorted by name before a page is cut from it.
 
-use crate::store::Shared;
+use crate::Bucket;
 use arca_core::{ArtifactPath, FileInfo, ListPage, Result};
-use object_store::ObjectStore;
 
 /// Lists the immediate children of `path` (see the module docs for paging).
 /// A missing path or a file gives an empty page, as in MLflow.
-pub(crate) async fn list(
-    shared: &Shared,
-    path: &ArtifactPath,
-    token: Option<&str>,
-    page_size: usize,
-) -> Result<ListPage> {
+pub async fn list(shared: &Bucket, path: &ArtifactPath, token: Option<&str>, page_size: usize) -> Result<ListPage> {
     let key = shared.key(path);
     let prefix = shared.dir_prefix(path);
     let location = if key.is_empty() {

@@ -10,7 +10,7 @@
 //! part) are split without copying to at most a chunk.
 
 use crate::parts::{self, Parts, Plan};
-use crate::store::Shared;
+use crate::{Bucket, root_is_a_directory};
 use arca_core::{ArtifactPath, ByteRange, Chunk, Error, ErrorKind, FfiBuf, Reader, Result};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
@@ -22,7 +22,7 @@ use object_store::{GetOptions, GetRange, GetResult, ObjectStore, ObjectStoreExt}
 const GATHER: usize = 256 << 10;
 
 /// Reads one object (or a range of it) chunk by chunk.
-pub struct S3Reader {
+pub struct ObjectReader {
     /// The first response's body, while it lasts.
     body: Option<BoxStream<'static, object_store::Result<Bytes>>>,
     /// Bytes the first body still owes.
@@ -34,14 +34,14 @@ pub struct S3Reader {
     /// Bytes still expected in all; a read that ends short is an error,
     /// never a silently truncated file.
     remaining: u64,
-    bucket: String,
+    bucket: Bucket,
     key: String,
 }
 
-impl std::fmt::Debug for S3Reader {
+impl std::fmt::Debug for ObjectReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("S3Reader")
-            .field("bucket", &self.bucket)
+        f.debug_struct("ObjectReader")
+            .field("bucket", &self.bucket.bucket)
             .field("key", &self.key)
             .field("remaining", &self.remaining)
             .field("parts", &self.parts)
@@ -49,11 +49,11 @@ impl std::fmt::Debug for S3Reader {
     }
 }
 
-fn not_satisfiable(bucket: &str, key: &str, start: u64, size: Option<u64>) -> Error {
+fn not_satisfiable(bucket: &Bucket, key: &str, start: u64, size: Option<u64>) -> Error {
     let size = size.map_or(String::new(), |s| format!(" ({s} bytes)"));
     Error::new(
         ErrorKind::RANGE_NOT_SATISFIABLE,
-        format!("range start {start} is beyond the end of s3://{bucket}/{key}{size}"),
+        format!("range start {start} is beyond the end of {}{size}", bucket.url(key)),
     )
 }
 
@@ -72,23 +72,20 @@ fn range_ignored(e: &object_store::Error) -> bool {
 
 /// Sends the first `GET`. Missing objects and bad ranges are reported here,
 /// before any byte is streamed; a read larger than the first request starts
-/// fetching the rest at once.
-pub(crate) async fn open(shared: &Shared, path: &ArtifactPath, range: Option<ByteRange>) -> Result<S3Reader> {
+/// fetching the rest at once. Must be called inside the plugin's runtime.
+pub async fn open(shared: &Bucket, path: &ArtifactPath, range: Option<ByteRange>) -> Result<ObjectReader> {
     if path.is_root() {
-        return Err(Error::new(
-            ErrorKind::IS_A_DIRECTORY,
-            "cannot read the store root: it is a directory",
-        ));
+        return Err(root_is_a_directory("read"));
     }
     let key = shared.key(path);
     let location = shared.location(&key)?;
-    let empty = |shared: &Shared| S3Reader {
+    let empty = |shared: &Bucket| ObjectReader {
         body: None,
         body_left: 0,
         parts: None,
         pending: Bytes::new(),
         remaining: 0,
-        bucket: shared.bucket.clone(),
+        bucket: shared.clone(),
         key: key.clone(),
     };
     let (start, end) = match range {
@@ -97,8 +94,8 @@ pub(crate) async fn open(shared: &Shared, path: &ArtifactPath, range: Option<Byt
         Some(ByteRange { start, end: Some(end) }) if end > start => (start, Some(end)),
         Some(ByteRange { start, end: Some(end) }) if end < start => {
             return Err(Error::invalid_input(format!(
-                "range end {end} is before its start {start} for s3://{}/{key}",
-                shared.bucket
+                "range end {end} is before its start {start} for {}",
+                shared.url(&key)
             )));
         }
         // An empty range still needs the object to exist and the start to
@@ -110,7 +107,7 @@ pub(crate) async fn open(shared: &Shared, path: &ArtifactPath, range: Option<Byt
                 .await
                 .map_err(|e| shared.error("read", &key, e))?;
             if start > meta.size || (start == meta.size && meta.size > 0) {
-                return Err(not_satisfiable(&shared.bucket, &key, start, Some(meta.size)));
+                return Err(not_satisfiable(shared, &key, start, Some(meta.size)));
             }
             return Ok(empty(shared));
         }
@@ -137,8 +134,8 @@ pub(crate) async fn open(shared: &Shared, path: &ArtifactPath, range: Option<Byt
             if e.kind != ErrorKind::RANGE_NOT_SATISFIABLE && !e.message.contains("InvalidRange") {
                 return Err(e);
             }
-            // S3 refuses any range of an empty object; a read from 0 still
-            // gives its (empty) content, as for a local file.
+            // S3 and Azure refuse any range of an empty object; a read from
+            // 0 still gives its (empty) content, as for a local file.
             let meta = shared
                 .client
                 .head(&location)
@@ -147,7 +144,7 @@ pub(crate) async fn open(shared: &Shared, path: &ArtifactPath, range: Option<Byt
             if start == 0 && meta.size == 0 {
                 return Ok(empty(shared));
             }
-            return Err(not_satisfiable(&shared.bucket, &key, start, Some(meta.size)));
+            return Err(not_satisfiable(shared, &key, start, Some(meta.size)));
         }
     };
     let last = end.map_or(result.meta.size, |end| end.min(result.meta.size));
@@ -155,20 +152,12 @@ pub(crate) async fn open(shared: &Shared, path: &ArtifactPath, range: Option<Byt
     let parts = if rest.is_empty() {
         None
     } else {
-        Some(Parts::start(
-            &shared.client,
-            &location,
-            &shared.bucket,
-            &key,
-            &result.meta,
-            rest,
-            plan,
-        )?)
+        Some(Parts::start(shared, &location, &key, &result.meta, rest, plan)?)
     };
     Ok(streaming(shared, &key, result, parts))
 }
 
-async fn get(shared: &Shared, location: &Path, range: Option<GetRange>) -> object_store::Result<GetResult> {
+async fn get(shared: &Bucket, location: &Path, range: Option<GetRange>) -> object_store::Result<GetResult> {
     let opts = GetOptions {
         range,
         ..GetOptions::default()
@@ -177,23 +166,23 @@ async fn get(shared: &Shared, location: &Path, range: Option<GetRange>) -> objec
 }
 
 /// A reader that streams `result`'s body, then `parts`.
-fn streaming(shared: &Shared, key: &str, result: GetResult, parts: Option<Parts>) -> S3Reader {
+fn streaming(shared: &Bucket, key: &str, result: GetResult, parts: Option<Parts>) -> ObjectReader {
     let body_left = result.range.end.saturating_sub(result.range.start);
     let remaining = body_left + parts.as_ref().map_or(0, Parts::len);
-    S3Reader {
+    ObjectReader {
         body: Some(result.into_stream()),
         body_left,
         parts,
         pending: Bytes::new(),
         remaining,
-        bucket: shared.bucket.clone(),
+        bucket: shared.clone(),
         key: key.to_owned(),
     }
 }
 
-impl S3Reader {
+impl ObjectReader {
     fn fail(&self, e: object_store::Error) -> Error {
-        crate::error::s3_error("read", &self.bucket, &self.key, e)
+        self.bucket.error("read", &self.key, e)
     }
 
     /// Stops reading: no more requests, no more bytes.
@@ -240,7 +229,7 @@ impl S3Reader {
     }
 }
 
-impl Reader for S3Reader {
+impl Reader for ObjectReader {
     async fn next_chunk(&mut self) -> Result<Option<Chunk>> {
         let mut gathered: Option<BytesMut> = None;
         loop {
@@ -279,12 +268,12 @@ mod tests {
     fn a_server_that_ignores_range_is_recognised() {
         // The words object_store uses when a ranged GET gets a plain 200.
         let e = object_store::Error::Generic {
-            store: "S3",
+            store: "test",
             source: "Received non-partial response when range requested".into(),
         };
         assert!(range_ignored(&e));
         let e = object_store::Error::Generic {
-            store: "S3",
+            store: "test",
             source: "connection reset".into(),
         };
         assert!(!range_ignored(&e));
