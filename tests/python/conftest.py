@@ -158,6 +158,17 @@ def start_artifact_server(logdir):
     return lambda destination: _artifact_server(destination, logdir)
 
 
+def require_server_env(names, backend: str, started: str):
+    """Skips the test (fails it under CI) unless every variable in `names` is
+    set: what `cargo xtask test` sets for the server it starts."""
+    missing = [name for name in names if not os.environ.get(name)]
+    if missing:
+        why = f"no {backend} test server: {', '.join(missing)} not set (`cargo xtask test` starts {started})"
+        if os.environ.get("CI"):
+            pytest.fail(f"{why}; CI must test the {backend} destination", pytrace=False)
+        pytest.skip(why)
+
+
 # What the S3 tests need from `cargo xtask test` (or whoever runs radosgw).
 S3_ENV = ("MLFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "ARCA_S3_TEST_BUCKET")
 
@@ -165,12 +176,7 @@ S3_ENV = ("MLFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"
 @pytest.fixture(scope="session")
 def s3_client():
     """A boto3 client for the test S3 server, or a skip (a failure under CI) without one."""
-    missing = [name for name in S3_ENV if not os.environ.get(name)]
-    if missing:
-        why = f"no S3 test server: {', '.join(missing)} not set (`cargo xtask test` starts radosgw when Ceph is installed)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{why}; CI must test the S3 destination", pytrace=False)
-        pytest.skip(why)
+    require_server_env(S3_ENV, "S3", "radosgw when Ceph is installed")
     import boto3
     from botocore.config import Config
 

@@ -117,9 +117,18 @@ pub fn show(cmd: &Command) -> String {
 /// Whether a variable's value must not be shown (keys, passwords, tokens).
 fn secret(name: &str) -> bool {
     let name = name.to_ascii_uppercase();
-    ["SECRET", "PASSWORD", "TOKEN", "SESSION"]
-        .iter()
-        .any(|w| name.contains(w))
+    // Azure connection strings and access keys carry account keys.
+    [
+        "SECRET",
+        "PASSWORD",
+        "TOKEN",
+        "SESSION",
+        "CONNECTION_STRING",
+        "ACCESS_KEY",
+        "SAS",
+    ]
+    .iter()
+    .any(|w| name.contains(w) && name != "AWS_ACCESS_KEY_ID")
 }
 
 /// Writes `path`, naming it in the error.
@@ -155,8 +164,11 @@ mod tests {
         let mut cmd = Command::new("true");
         cmd.env("AWS_SECRET_ACCESS_KEY", "hunter2")
             .env("AWS_SESSION_TOKEN", "tok")
-            .env("AWS_ACCESS_KEY_ID", "id");
+            .env("AWS_ACCESS_KEY_ID", "id")
+            .env("AZURE_STORAGE_CONNECTION_STRING", "AccountKey=k3y")
+            .env("AZURE_STORAGE_ACCESS_KEY", "k3y");
         let shown = show(&cmd);
+        assert!(!shown.contains("k3y"), "{shown}");
         assert!(!shown.contains("hunter2") && !shown.contains("tok "), "{shown}");
         assert!(
             shown.contains("AWS_SECRET_ACCESS_KEY=***") && shown.contains("AWS_ACCESS_KEY_ID=id"),

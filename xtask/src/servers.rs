@@ -7,6 +7,7 @@
 //! SIGKILL after a bounded wait) when its guard is dropped, so a failed run
 //! leaves no daemon behind.
 
+pub mod azurite;
 pub mod ceph;
 
 use std::fs::File;

@@ -3,12 +3,13 @@
 //! 1. `cargo xtask build` (debug) and the loader fixtures (`tests/fixtures/*`);
 //! 2. `cargo test --workspace --no-fail-fast`, told where the manifest, fixtures and `arca` are,
 //!    with a fresh radosgw (`servers::ceph`) for the conformance suite's `s3://` run when Ceph
-//!    is installed (required when `CI` is set); the same radosgw stays up for step 4;
+//!    is installed, and Azurite (`servers::azurite`, started at the same time) for its
+//!    `wasbs://` run (both required when `CI` is set); the same servers stay up for step 4;
 //! 3. each standalone example's own tests;
 //! 4. the Python suite (`tests/python`: the real `mlflow` client and server
-//!    against `arca serve`, including `arca serve` on an `s3://` destination in
-//!    that radosgw), in a venv under the target directory; `--no-python`
-//!    skips it for a quick local run (CI runs everything); radosgw is stopped after it;
+//!    against `arca serve`, including `arca serve` on `s3://` and `wasbs://`
+//!    destinations in those servers), in a venv under the target directory; `--no-python`
+//!    skips it for a quick local run (CI runs everything); the servers are stopped after it;
 //! 5. tidy.
 //!
 //! A build failure stops at once; after that every step runs and the failures
@@ -18,6 +19,7 @@ use crate::args::Args;
 use crate::plugins;
 use crate::project::{self, Profile, Result};
 use crate::python;
+use crate::servers::azurite::{self, Azurite};
 use crate::servers::ceph::{self, Ceph};
 use crate::tidy;
 
@@ -47,8 +49,11 @@ pub fn run(args: &[String]) -> Result {
         }
     };
 
-    // One radosgw serves both the conformance suite's `s3://` run and the
-    // Python suite's S3 proxy tests; it is stopped (by its guard) after pytest.
+    // The servers start once per run, together: Azurite (a Node process)
+    // starts while the Ceph cluster boots. Each serves both the conformance
+    // suite and the Python suite; they are stopped (by their guards) after
+    // pytest.
+    let azure_start = std::thread::spawn(start_azure);
     let mut ceph = match start_s3() {
         Ok(ceph) => ceph,
         // Everything but S3 can still be tested: report the failure and go on.
@@ -57,14 +62,28 @@ pub fn run(args: &[String]) -> Result {
             None
         }
     };
-    let s3_env: Vec<(&str, String)> = match &ceph {
-        Some(ceph) => {
-            let mut env = ceph.env();
-            env.push(("ARCA_S3_TEST_BUCKET", ceph::BUCKET.to_owned()));
-            env
+    let mut azure = match azure_start.join() {
+        Ok(Ok(azure)) => azure,
+        Ok(Err(e)) => {
+            step(Err(e));
+            None
         }
-        None => Vec::new(),
+        Err(_) => {
+            step(Err("starting azurite panicked".to_owned()));
+            None
+        }
     };
+    let mut server_env: Vec<(&str, String)> = Vec::new();
+    let mut extra_uris: Vec<String> = Vec::new();
+    if let Some(ceph) = &ceph {
+        server_env.extend(ceph.env());
+        server_env.push(("ARCA_S3_TEST_BUCKET", ceph::BUCKET.to_owned()));
+        extra_uris.push(format!("s3://{}/conformance", ceph::BUCKET));
+    }
+    if let Some(azure) = &azure {
+        server_env.extend(azure.env());
+        extra_uris.push(Azurite::conformance_uri());
+    }
     {
         let mut cmd = project::cargo();
         // The host's server and command modules have unit tests too.
@@ -78,17 +97,15 @@ pub fn run(args: &[String]) -> Result {
         .env("ARCA_PLUGINS", &manifest)
         .env("ARCA_FIXTURES_DIR", &out)
         .env("ARCA_BIN", &arca)
-        .envs(s3_env.iter().cloned());
-        if ceph.is_some() {
-            cmd.env(
-                "ARCA_CONFORMANCE_EXTRA_URIS",
-                format!("s3://{}/conformance", ceph::BUCKET),
-            );
+        .envs(server_env.iter().cloned());
+        if !extra_uris.is_empty() {
+            cmd.env("ARCA_CONFORMANCE_EXTRA_URIS", extra_uris.join(","));
         }
         step(project::run(&mut cmd));
     }
     if !with_python {
         ceph = None;
+        azure = None;
     }
     match plugins::example_manifests(&plugins::all()) {
         Ok(examples) => {
@@ -105,9 +122,10 @@ pub fn run(args: &[String]) -> Result {
         Err(e) => step(Err(e)),
     }
     if with_python {
-        step(python::ensure_venv().and_then(|py| python::run_pytest(&py, &arca, &manifest, &s3_env)));
+        step(python::ensure_venv().and_then(|py| python::run_pytest(&py, &arca, &manifest, &server_env)));
     }
     drop(ceph);
+    drop(azure);
     step(tidy::run(&[]));
 
     match failed.len() {
@@ -150,6 +168,25 @@ fn start_s3() -> Result<Option<Ceph>> {
         "warning: Ceph is not installed (need {missing}), so the s3 plugin was not tested; \
          `apt-get install radosgw ceph-mon ceph-osd` to test it"
     );
+    Ok(None)
+}
+
+/// Starts Azurite for the conformance suite's `wasbs://` run when Node,
+/// npm and Python are installed; under CI their absence is a failure.
+fn start_azure() -> Result<Option<Azurite>> {
+    if azurite::available() {
+        return Azurite::start()
+            .map(Some)
+            .map_err(|e| format!("cannot start azurite for the azure tests: {e}"));
+    }
+    if std::env::var_os("CI").is_some() {
+        return Err(
+            "CI is set but node, npm or python3 is missing: the azure plugin cannot be tested \
+                    (.ci/run installs them)"
+                .to_owned(),
+        );
+    }
+    eprintln!("warning: node, npm or python3 is missing, so the azure plugin was not tested");
     Ok(None)
 }
 
