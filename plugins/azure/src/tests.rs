@@ -175,6 +175,13 @@ fn every_credential_form_reaches_the_server() {
             let store = open(&uri, config, env).unwrap_or_else(|e| panic!("{what}: open: {e:?}"));
             round_trip(&store, what).await;
         }
+        // An ADLS Gen2 URI reaches the same container through the blob endpoint.
+        let uri = s
+            .uri("abfss")
+            .replace("wasbs://", "abfss://")
+            .replace(".blob.", ".dfs.");
+        let store = open(&uri, &[("connection_string", &cs)], &[]).unwrap_or_else(|e| panic!("abfss: {e:?}"));
+        round_trip(&store, "an abfss:// URI").await;
     });
 }
 
