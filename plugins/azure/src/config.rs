@@ -7,7 +7,9 @@
 //! a connection string, then an account key, then a SAS token, then the
 //! default chain (see [`Credential`]).
 
-use arca_core::{Config, Error, ErrorKind, Result};
+use arca_core::{Config, Error, Result};
+pub(crate) use arca_objstore::settings::invalid;
+use arca_objstore::settings::{Env, parse_bool, process_env, take};
 use object_store::path::Path;
 use std::fmt;
 use std::time::Duration;
@@ -89,37 +91,6 @@ pub struct AzureConfig {
     pub ignore_tls: bool,
     /// A PEM file of extra root certificates.
     pub ca_bundle: Option<String>,
-}
-
-pub(crate) fn invalid(message: impl Into<String>) -> Error {
-    Error::new(ErrorKind::CONFIG_INVALID, message)
-}
-
-/// Where environment variables are read from (the process environment, or
-/// a fixed set in tests).
-pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
-
-fn process_env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
-}
-
-/// Reads one setting: the key from the map, else the first environment
-/// variable that is set and not empty. Returns the value and where it came
-/// from.
-fn take(config: &mut Config, env: Env<'_>, key: &str, envs: &[&'static str]) -> Option<(String, String)> {
-    if let Some(v) = config.take(key) {
-        return Some((v, format!("configuration key {key}")));
-    }
-    envs.iter()
-        .find_map(|e| env(e).filter(|v| !v.trim().is_empty()).map(|v| (v, (*e).to_owned())))
-}
-
-fn parse_bool(what: &str, v: &str) -> Result<bool> {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" | "" => Ok(false),
-        _ => Err(invalid(format!("invalid boolean for {what} (expected true or false)"))),
-    }
 }
 
 /// The parts of `wasbs://<container>@<account>.blob.<suffix>/<path>`.

@@ -1,4 +1,5 @@
 use super::*;
+use arca_core::ErrorKind;
 use std::collections::HashMap;
 
 fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {

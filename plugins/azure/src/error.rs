@@ -2,8 +2,9 @@
 //! function, so every operation classifies failures the same way.
 
 use arca_core::{Error, ErrorKind};
-use arca_objstore::error::{chain_text, http_kind, is_certificate_error, status_and_code, xml_field};
-use object_store::client::HttpErrorKind;
+use arca_objstore::error::{
+    chain_text, http_kind, is_certificate_error, server_text, status_and_code, transport_kind, with_context,
+};
 
 /// Converts an error met while doing `action` (a verb such as `read`) on
 /// `key` of `bucket` (`container@account.blob.core.windows.net`). The
@@ -16,20 +17,9 @@ use object_store::client::HttpErrorKind;
 pub(crate) fn azure_error(action: &str, bucket: &str, key: &str, e: object_store::Error) -> Error {
     use object_store::Error as E;
     let (status, code) = status_and_code(&e);
-    let text = match (&code, status) {
-        (Some(c), Some(s)) => {
-            let full = chain_text(&e);
-            // Azure's messages end with "RequestId:… Time:…" lines.
-            match xml_field(&full, "Message")
-                .map(|m| m.lines().next().unwrap_or_default().trim().to_owned())
-                .filter(|m| !m.is_empty())
-            {
-                Some(m) => format!("{c} (HTTP {s}): {m}"),
-                None => format!("{c} (HTTP {s})"),
-            }
-        }
-        _ => redact_queries(&chain_text(&e)),
-    };
+    // Azure's messages end with "RequestId:… Time:…" lines, which
+    // `server_text` leaves out.
+    let text = server_text(&e, status, code.as_deref()).unwrap_or_else(|| redact_queries(&chain_text(&e)));
     let url = format!("wasbs://{bucket}/{key}");
     let shown = if key.is_empty() { "/" } else { key };
     let certificate = status.is_none() && is_certificate_error(&text);
@@ -71,13 +61,7 @@ pub(crate) fn azure_error(action: &str, bucket: &str, key: &str, e: object_store
         (E::NotSupported { .. } | E::NotImplemented { .. }, _, _) => (ErrorKind::UNSUPPORTED, false),
         (_, Some(500 | 502 | 503 | 504), _) | (_, _, Some("InternalError")) => (ErrorKind::UNAVAILABLE, true),
         (_, Some(400 | 409 | 412), _) => (ErrorKind::INVALID_INPUT, false),
-        _ => match http_kind(&e) {
-            Some(HttpErrorKind::Timeout) => (ErrorKind::TIMEOUT, true),
-            Some(HttpErrorKind::Connect | HttpErrorKind::Request | HttpErrorKind::Interrupted) => {
-                (ErrorKind::UNAVAILABLE, true)
-            }
-            _ => (ErrorKind::UNEXPECTED, false),
-        },
+        _ => transport_kind(http_kind(&e)),
     };
     let hint = match (kind, code.as_deref()) {
         (ErrorKind::UNAUTHENTICATED, Some("AuthenticationFailed")) => {
@@ -94,16 +78,8 @@ pub(crate) fn azure_error(action: &str, bucket: &str, key: &str, e: object_store
         }
         _ => "",
     };
-    let mut err = Error::new(kind, format!("cannot {action} {url}: {hint}{text}"))
-        .with("bucket", bucket)
-        .with("key", shown);
-    if let Some(s) = status {
-        err = err.with("status", s.to_string());
-    }
-    if let Some(c) = code {
-        err = err.with("code", c);
-    }
-    if temporary { err.temporary() } else { err }
+    let err = Error::new(kind, format!("cannot {action} {url}: {hint}{text}"));
+    with_context(err, bucket, key, status, code, temporary)
 }
 
 /// `text` with the query of every URL in it replaced by `?…`: a request

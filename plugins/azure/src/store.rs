@@ -1,14 +1,13 @@
 //! [`AzureStore`]: the [`Store`] implementation. Reads, writes, listings
 //! and deletes are `arca-objstore`'s over object_store's Azure client;
-//! what is Azure's own is here: the client's construction, `stat`'s
-//! second look at a bare 403, and multipart uploads as presigned Put Block
-//! URLs committed by one Put Block List.
+//! what is Azure's own is here: the client's construction, and multipart
+//! uploads as presigned Put Block URLs committed by one Put Block List.
 
 use crate::config::{AzureConfig, Credential, invalid};
 use crate::error::azure_error;
 use arca_core::{
-    ArtifactPath, ByteRange, CompletedPart, Error, ErrorKind, FileInfo, ListPage, MultipartUpload, PresignedPart,
-    PresignedUrl, Result, Store,
+    ArtifactPath, ByteRange, CompletedPart, Error, FileInfo, ListPage, MultipartUpload, PresignedPart, PresignedUrl,
+    Result, Store,
 };
 use arca_objstore::writer::WriteOptions;
 use arca_objstore::{Bucket, ObjectReader, ObjectWriter, lister, reader, root_is_a_directory, writer};
@@ -65,12 +64,14 @@ impl AzureStore {
         );
         let client = build(&config)?;
         let objects = Arc::new(Bucket {
-            client: Arc::new(client.clone()),
-            scheme: config.scheme,
-            bucket: config.bucket_name(),
-            prefix: config.prefix.clone(),
-            error: azure_error,
             single_delete: crate::sas_delete::deleter(&config)?,
+            ..Bucket::new(
+                client.clone(),
+                config.scheme,
+                config.bucket_name(),
+                config.prefix.clone(),
+                azure_error,
+            )
         });
         Ok(Self {
             shared: Arc::new(Shared {
@@ -143,19 +144,6 @@ impl Shared {
         let key = self.objects.key(path);
         let location = self.objects.location(&key)?;
         Ok((key, location))
-    }
-
-    async fn stat(&self, path: &ArtifactPath) -> Result<FileInfo> {
-        match self.objects.stat(path).await {
-            // A HEAD response has no body, so a refused key and a denied
-            // blob are both a bare 403; a listing says which (its body
-            // carries the error code).
-            Err(e) if e.kind == ErrorKind::PERMISSION_DENIED => {
-                self.objects.any_under(&self.objects.dir_prefix(path)).await?;
-                Err(e)
-            }
-            r => r,
-        }
     }
 
     /// Hands out one presigned Put Block URL per part: the blob's SAS
@@ -253,7 +241,7 @@ impl Store for AzureStore {
     type Writer = ObjectWriter;
 
     async fn stat(&self, path: &ArtifactPath) -> Result<FileInfo> {
-        self.shared.stat(path).await
+        self.shared.objects.stat(path).await
     }
 
     async fn list(&self, path: &ArtifactPath, token: Option<&str>, page_size: usize) -> Result<ListPage> {

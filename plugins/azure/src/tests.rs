@@ -307,7 +307,8 @@ fn twelve_presigned_blocks_commit_in_part_order() {
             .unwrap_or_else(|e| panic!("{e:?}"));
         let got = get(&store, "m/big.bin").await.unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(got, parts.concat());
-        // A presigned GET reads it; a tampered one is refused.
+        // Presigned downloads are SAS URLs (the conformance suite fetches
+        // one, ranged, and sees it expire).
         let url = store
             .presign_read(&p("m/big.bin"), std::time::Duration::from_secs(60))
             .await

@@ -3,7 +3,8 @@
 //! first, then from the environment variable MLflow (or the Google client
 //! library MLflow uses) reads.
 
-use arca_core::{Config, Error, ErrorKind, Result};
+use arca_core::{Config, Error, Result};
+use arca_objstore::settings::{Env, invalid, process_env, take};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -55,28 +56,6 @@ pub struct GcsConfig {
     pub timeout: Option<Duration>,
     /// What the user should hear about their settings (deprecated names).
     pub warnings: Vec<String>,
-}
-
-fn invalid(message: impl Into<String>) -> Error {
-    Error::new(ErrorKind::CONFIG_INVALID, message)
-}
-
-/// Where environment variables are read from (the process environment, or
-/// a fixed set in tests).
-pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
-
-fn process_env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
-}
-
-/// The key from the map, else the first environment variable set and not
-/// empty; with where it came from.
-fn take(config: &mut Config, env: Env<'_>, key: &str, envs: &[&'static str]) -> Option<(String, String)> {
-    if let Some(v) = config.take(key) {
-        return Some((v, format!("configuration key {key}")));
-    }
-    envs.iter()
-        .find_map(|e| env(e).filter(|v| !v.trim().is_empty()).map(|v| (v, (*e).to_owned())))
 }
 
 /// A chunk size: a positive multiple of 256 KiB, at most 5 GiB.

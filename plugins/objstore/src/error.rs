@@ -2,7 +2,59 @@
 //! HTTP status and the server's error document in its messages, so they are
 //! read from there.
 
+use arca_core::{Error, ErrorKind};
 use object_store::client::{HttpError, HttpErrorKind};
+
+/// What the server said, when it answered with an error document: its code
+/// and the first line of its message, not the request line and raw XML
+/// object_store shows. `None` without a status and a code.
+pub fn server_text(e: &object_store::Error, status: Option<u16>, code: Option<&str>) -> Option<String> {
+    let (Some(c), Some(s)) = (code, status) else {
+        return None;
+    };
+    let message = xml_field(&chain_text(e), "Message")
+        .map(|m| m.lines().next().unwrap_or_default().trim().to_owned())
+        .filter(|m| !m.is_empty());
+    Some(match message {
+        Some(m) => format!("{c} (HTTP {s}): {m}"),
+        None => format!("{c} (HTTP {s})"),
+    })
+}
+
+/// The kind of a failure that got no HTTP status, from its transport
+/// error: timeouts and failed connections are temporary, anything else is
+/// unexpected.
+pub fn transport_kind(kind: Option<HttpErrorKind>) -> (ErrorKind, bool) {
+    match kind {
+        Some(HttpErrorKind::Timeout) => (ErrorKind::TIMEOUT, true),
+        Some(HttpErrorKind::Connect | HttpErrorKind::Request | HttpErrorKind::Interrupted) => {
+            (ErrorKind::UNAVAILABLE, true)
+        }
+        _ => (ErrorKind::UNEXPECTED, false),
+    }
+}
+
+/// `err` with its context: the bucket, the key (`/` for the root), and the
+/// response's status and error code when there was one; temporary if asked.
+pub fn with_context(
+    err: Error,
+    bucket: &str,
+    key: &str,
+    status: Option<u16>,
+    code: Option<String>,
+    temporary: bool,
+) -> Error {
+    let mut err = err
+        .with("bucket", bucket)
+        .with("key", if key.is_empty() { "/" } else { key });
+    if let Some(s) = status {
+        err = err.with("status", s.to_string());
+    }
+    if let Some(c) = code {
+        err = err.with("code", c);
+    }
+    if temporary { err.temporary() } else { err }
+}
 
 /// The messages of `e` and of its causes, each once: object_store's top
 /// message alone ("error sending request") hides the reason (a refused

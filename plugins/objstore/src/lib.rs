@@ -13,8 +13,10 @@
 //! - [`writer`]: writes buffered up to one part and sent as one `PUT`, or
 //!   uploaded as parts several at a time and published only on `finish`;
 //! - [`lister`]: one level of a delimiter listing, sorted by name and paged;
-//! - [`delete_tree`]: a key and everything under `key/`, missing keys being
-//!   success.
+//! - [`Bucket::delete_tree`]: a key and everything under `key/`, missing
+//!   keys being success;
+//! - [`settings`]: a setting from the configuration map, else from MLflow's
+//!   environment variable, with its source named in errors.
 //!
 //! What differs between backends stays in each plugin: URIs, credentials,
 //! error classification (passed in as an [`ErrorFn`]), multipart through
@@ -25,6 +27,7 @@ pub mod lister;
 pub mod log;
 pub mod parts;
 pub mod reader;
+pub mod settings;
 pub mod writer;
 
 pub use reader::ObjectReader;
@@ -33,6 +36,7 @@ pub use writer::ObjectWriter;
 use arca_core::{ArtifactPath, Error, ErrorKind, Result};
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
+use object_store::list::{PaginatedListOptions, PaginatedListStore};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use std::sync::Arc;
@@ -47,6 +51,9 @@ pub type ErrorFn = fn(action: &str, bucket: &str, key: &str, e: object_store::Er
 pub struct Bucket {
     /// The backend's client.
     pub client: Arc<dyn ObjectStore>,
+    /// The same client's one-page listings (a single key asked for, where
+    /// only whether anything exists matters).
+    pub pages: Arc<dyn PaginatedListStore>,
     /// The URI scheme errors name (`s3`, `wasbs`, `gs`).
     pub scheme: &'static str,
     /// The bucket as errors name it after `scheme://` (for Azure,
@@ -76,6 +83,22 @@ impl std::fmt::Debug for Bucket {
 }
 
 impl Bucket {
+    /// A bucket over `client`, deleting with its bulk deletes.
+    pub fn new<S>(client: S, scheme: &'static str, bucket: String, prefix: String, error: ErrorFn) -> Self
+    where
+        S: ObjectStore + PaginatedListStore + Clone,
+    {
+        Self {
+            client: Arc::new(client.clone()),
+            pages: Arc::new(client),
+            scheme,
+            bucket,
+            prefix,
+            error,
+            single_delete: None,
+        }
+    }
+
     /// The object key of `path` (empty for the root of a bucket-wide store).
     pub fn key(&self, path: &ArtifactPath) -> String {
         match (self.prefix.is_empty(), path.is_root()) {
@@ -113,15 +136,19 @@ impl Bucket {
         Error::not_found(format!("no such file or directory: {}", self.url(key))).with("bucket", &self.bucket)
     }
 
-    /// Whether any key lies under `prefix` (which ends with `/`).
+    /// Whether any key lies under `prefix` (which ends with `/`): one
+    /// listing request for at most one key.
     pub async fn any_under(&self, prefix: &str) -> Result<bool> {
-        let location = self.location(prefix.trim_end_matches('/'))?;
-        let mut listed = self.client.list(Some(&location));
-        match listed.next().await {
-            None => Ok(false),
-            Some(Ok(_)) => Ok(true),
-            Some(Err(e)) => Err(self.error("list", prefix, e)),
-        }
+        let opts = PaginatedListOptions {
+            max_keys: Some(1),
+            ..PaginatedListOptions::default()
+        };
+        let page = self
+            .pages
+            .list_paginated(Some(prefix), opts)
+            .await
+            .map_err(|e| self.error("list", prefix, e))?;
+        Ok(!page.result.objects.is_empty() || !page.result.common_prefixes.is_empty())
     }
 
     /// Describes `path`: a file if its key exists, a directory if any key
@@ -149,8 +176,16 @@ impl Bucket {
             Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => {
                 let e = self.error("stat", &key, e);
-                if e.kind != ErrorKind::NOT_FOUND {
-                    return Err(e);
+                match e.kind {
+                    ErrorKind::NOT_FOUND => {}
+                    // A HEAD response has no body, so a refused credential
+                    // and a denied key are both a bare 403; the listing
+                    // says which (its body carries the error code).
+                    ErrorKind::PERMISSION_DENIED => {
+                        self.any_under(&format!("{key}/")).await?;
+                        return Err(e);
+                    }
+                    _ => return Err(e),
                 }
             }
         }

@@ -2,8 +2,9 @@
 //! every operation classifies failures the same way.
 
 use arca_core::{Error, ErrorKind};
-use arca_objstore::error::{chain_text, http_kind, is_certificate_error, status_and_code, xml_code, xml_field};
-use object_store::client::HttpErrorKind;
+use arca_objstore::error::{
+    chain_text, http_kind, is_certificate_error, server_text, status_and_code, transport_kind, with_context, xml_code,
+};
 
 /// Converts an error met while doing `action` (a verb such as `read`) on
 /// `key` in `bucket`. The message names the bucket and key; object_store's
@@ -14,18 +15,7 @@ use object_store::client::HttpErrorKind;
 /// temporary: the host retries those and nothing else.
 pub(crate) fn s3_error(action: &str, bucket: &str, key: &str, e: object_store::Error) -> Error {
     let (status, code) = status_and_code(&e);
-    let text = match (&code, status) {
-        // The server said what is wrong: its code and message, not the
-        // request line and raw XML object_store shows.
-        (Some(c), Some(s)) => {
-            let full = chain_text(&e);
-            match xml_field(&full, "Message").filter(|m| !m.is_empty()) {
-                Some(m) => format!("{c} (HTTP {s}): {m}"),
-                None => format!("{c} (HTTP {s})"),
-            }
-        }
-        _ => chain_text(&e),
-    };
+    let text = server_text(&e, status, code.as_deref()).unwrap_or_else(|| chain_text(&e));
     classify(action, bucket, key, status, code, Some(&e), &text)
 }
 
@@ -69,13 +59,7 @@ fn classify(
             (ErrorKind::UNAVAILABLE, true)
         }
         (_, Some(400), _) => (ErrorKind::INVALID_INPUT, false),
-        _ => match e.and_then(http_kind) {
-            Some(HttpErrorKind::Timeout) => (ErrorKind::TIMEOUT, true),
-            Some(HttpErrorKind::Connect | HttpErrorKind::Request | HttpErrorKind::Interrupted) => {
-                (ErrorKind::UNAVAILABLE, true)
-            }
-            _ => (ErrorKind::UNEXPECTED, false),
-        },
+        _ => transport_kind(e.and_then(http_kind)),
     };
     // The server's code is terse; say in words what an authentication
     // failure means (never which secret was sent).
@@ -97,16 +81,8 @@ fn classify(
         (_, Some("EntityTooSmall")) => "every part but the last must be at least 5 MiB: ",
         _ => "",
     };
-    let mut err = Error::new(kind, format!("cannot {action} s3://{bucket}/{key}: {hint}{text}"))
-        .with("bucket", bucket)
-        .with("key", shown);
-    if let Some(s) = status {
-        err = err.with("status", s.to_string());
-    }
-    if let Some(c) = code {
-        err = err.with("code", c);
-    }
-    if temporary { err.temporary() } else { err }
+    let err = Error::new(kind, format!("cannot {action} s3://{bucket}/{key}: {hint}{text}"));
+    with_context(err, bucket, key, status, code, temporary)
 }
 
 #[cfg(test)]

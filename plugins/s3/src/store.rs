@@ -12,7 +12,6 @@ use arca_objstore::writer::WriteOptions;
 use arca_objstore::{Bucket, ObjectReader, ObjectWriter, lister, reader, writer};
 use futures_util::StreamExt;
 use object_store::aws::AmazonS3;
-use object_store::list::{PaginatedListOptions, PaginatedListStore};
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path;
 use object_store::signer::{HeaderName, HeaderValue, Method, SignedUrlOptions, Signer};
@@ -51,14 +50,13 @@ impl S3Store {
     /// Builds the client; nothing is sent until the first operation.
     pub fn open(config: S3Config) -> Result<Self> {
         let clients = config.clients()?;
-        let objects = Arc::new(Bucket {
-            client: Arc::new(clients.s3.clone()),
-            scheme: crate::SCHEME,
-            bucket: config.bucket.clone(),
-            prefix: config.prefix.clone(),
-            error: s3_error,
-            single_delete: None,
-        });
+        let objects = Arc::new(Bucket::new(
+            clients.s3.clone(),
+            crate::SCHEME,
+            config.bucket.clone(),
+            config.prefix.clone(),
+            s3_error,
+        ));
         let write_options = Arc::new(WriteOptions {
             part_size: config.part_size,
             attributes: config.object_attributes(),
@@ -110,66 +108,6 @@ impl Shared {
 
     pub(crate) fn error(&self, action: &str, key: &str, e: object_store::Error) -> Error {
         s3_error(action, &self.bucket, key, e)
-    }
-
-    /// Whether any key lies under `prefix` (which ends with `/`).
-    async fn any_under(&self, prefix: &str) -> Result<bool> {
-        let opts = PaginatedListOptions {
-            max_keys: Some(1),
-            ..PaginatedListOptions::default()
-        };
-        let page = self
-            .client
-            .list_paginated(Some(prefix), opts)
-            .await
-            .map_err(|e| self.error("list", prefix, e))?;
-        Ok(!page.result.objects.is_empty() || !page.result.common_prefixes.is_empty())
-    }
-
-    async fn stat(&self, path: &ArtifactPath) -> Result<FileInfo> {
-        let dir = |path: &ArtifactPath| FileInfo {
-            path: path.as_str().to_owned(),
-            is_dir: true,
-            size: 0,
-            modified_ms: None,
-        };
-        if path.is_root() {
-            // The root of a store always exists: it is where files go.
-            return Ok(dir(path));
-        }
-        let key = self.key(path);
-        match self.client.head(&self.location(&key)?).await {
-            Ok(meta) => {
-                return Ok(FileInfo {
-                    path: path.as_str().to_owned(),
-                    is_dir: false,
-                    size: meta.size,
-                    modified_ms: Some(meta.last_modified.timestamp_millis()),
-                });
-            }
-            Err(object_store::Error::NotFound { .. }) => {}
-            Err(e) => {
-                let e = self.error("stat", &key, e);
-                match e.kind {
-                    ErrorKind::NOT_FOUND => {}
-                    // A HEAD response has no body, so a wrong secret and a
-                    // denied key are both a bare 403; the listing below
-                    // says which (its body carries the error code).
-                    ErrorKind::PERMISSION_DENIED => {
-                        self.any_under(&format!("{key}/")).await?;
-                        return Err(e);
-                    }
-                    _ => return Err(e),
-                }
-            }
-        }
-        if self.any_under(&format!("{key}/")).await? {
-            return Ok(dir(path));
-        }
-        Err(
-            Error::not_found(format!("no such file or directory: s3://{}/{key}", self.bucket))
-                .with("bucket", &self.bucket),
-        )
     }
 
     /// Deletes the key of `path` and every key under `path/` (never keys that
@@ -317,7 +255,7 @@ impl Store for S3Store {
     type Writer = ObjectWriter;
 
     async fn stat(&self, path: &ArtifactPath) -> Result<FileInfo> {
-        self.shared.stat(path).await
+        self.shared.objects.stat(path).await
     }
 
     async fn list(&self, path: &ArtifactPath, token: Option<&str>, page_size: usize) -> Result<ListPage> {
