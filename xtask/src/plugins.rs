@@ -51,6 +51,7 @@ pub const PLUGINS: &[Plugin] = &[
     plugin("memory", "arca-plugin-memory", "arca_plugin_memory", &["memory"], Example("examples/plugin-memory")),
     plugin("s3",     "arca-plugin-s3",     "arca_plugin_s3",     &["s3"],     Workspace),
     plugin("azure",  "arca-plugin-azure",  "arca_plugin_azure",  &["wasbs", "abfss"], Workspace),
+    plugin("gcs",    "arca-plugin-gcs",    "arca_plugin_gcs",    &["gs"],     Workspace),
 ];
 
 impl Plugin {

@@ -63,6 +63,8 @@ pub struct Bucket {
     pub prefix: String,
     /// The backend's error classification.
     pub error: ErrorFn,
+    /// How large reads are split into requests.
+    pub plan: parts::Plan,
     /// How [`Bucket::delete_tree`] deletes one key when the backend's bulk
     /// delete cannot be used; `None`: object_store's (bulk) deletes.
     pub single_delete: Option<SingleDelete>,
@@ -95,6 +97,7 @@ impl Bucket {
             bucket,
             prefix,
             error,
+            plan: parts::Plan::DEFAULT,
             single_delete: None,
         }
     }

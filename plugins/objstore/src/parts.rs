@@ -54,10 +54,21 @@ impl Plan {
         in_flight: 8,
     };
 
-    /// The plan for a read opened now: [`Plan::DEFAULT`], unless a test
+    /// Parts of `part` bytes (the first request asks for two), as many in
+    /// flight as keep about 64 MiB fetching, 2 to 8.
+    pub fn with_part(part: u64) -> Self {
+        let part = part.max(1);
+        Self {
+            first: part.saturating_mul(2),
+            part,
+            in_flight: usize::try_from((64 << 20) / part).unwrap_or(8).clamp(2, 8),
+        }
+    }
+
+    /// The plan for a read opened now: `plan` (a store's), unless a test
     /// asked for smaller parts on its own thread ([`Plan::set_for_tests`]).
-    pub fn current() -> Self {
-        TEST_PLAN.with(std::cell::Cell::get).unwrap_or(Self::DEFAULT)
+    pub fn current(plan: Self) -> Self {
+        TEST_PLAN.with(std::cell::Cell::get).unwrap_or(plan)
     }
 
     /// Makes the reads this thread opens use `plan` (`None`: the default),
@@ -307,6 +318,14 @@ mod tests {
         fn drop(&mut self) {
             let _ = self.0.send(());
         }
+    }
+
+    #[test]
+    fn plans_follow_the_part_size() {
+        assert_eq!(Plan::with_part(8 << 20), Plan::DEFAULT);
+        assert_eq!(Plan::with_part(32 << 20).in_flight, 2);
+        assert_eq!(Plan::with_part(256 << 10).in_flight, 8);
+        assert_eq!(Plan::with_part(1 << 20).first, 2 << 20);
     }
 
     #[test]

@@ -112,7 +112,7 @@ pub async fn open(shared: &Bucket, path: &ArtifactPath, range: Option<ByteRange>
             return Ok(empty(shared));
         }
     };
-    let plan = Plan::current();
+    let plan = Plan::current(shared.plan);
     // The first request asks for at most `plan.first` bytes; its
     // Content-Range tells the object's size, so a small object costs this
     // one request and no HEAD.
