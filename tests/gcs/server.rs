@@ -29,21 +29,24 @@
 //! (the credentials the tests use), then listens on 127.0.0.1:P and prints
 //! `gcs-xml-server: listening on http://127.0.0.1:P`.
 
+mod auth;
+mod dates;
+
+use auth::{Refusal, hex};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
-use aws_lc_rs::signature::{self, KeyPair as _, UnparsedPublicKey};
+use aws_lc_rs::signature::KeyPair as _;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
+use dates::{http_date, now_secs, rfc3339};
 use md5::{Digest as _, Md5};
-use sha2::Digest as _;
-use sha2::Sha256;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 /// The smallest part of a multipart upload but the last (GCS's rule).
 const MIN_PART: usize = 5 << 20;
@@ -174,13 +177,6 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
     )
 }
 
-/// Why a request is refused: its status, error code and message.
-struct Refusal(StatusCode, &'static str, String);
-
-fn refuse(status: StatusCode, code: &'static str, message: &str) -> Refusal {
-    Refusal(status, code, message.to_owned())
-}
-
 fn respond(status: StatusCode, headers: &[(&str, String)], body: Bytes) -> Response {
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = status;
@@ -216,251 +212,6 @@ fn decode(s: &str, plus_is_space: bool) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Percent-encodes all but RFC 3986's unreserved characters.
-fn strict_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-/// Days since 1970-01-01 → (year, month, day), Howard Hinnant's algorithm.
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-/// (year, month, day) → days since 1970-01-01.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn parts_of(t: SystemTime) -> (i64, u32, u32, u64, u64, u64, i64) {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let days = (secs / 86_400) as i64;
-    let (y, mo, d) = civil(days);
-    let rem = secs % 86_400;
-    (
-        y,
-        mo,
-        d,
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        (days + 4).rem_euclid(7),
-    )
-}
-
-fn rfc3339(t: SystemTime) -> String {
-    let (y, mo, d, h, mi, s, _) = parts_of(t);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.000Z")
-}
-
-fn http_date(t: SystemTime) -> String {
-    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let (y, mo, d, h, mi, s, wd) = parts_of(t);
-    format!(
-        "{}, {d:02} {} {y:04} {h:02}:{mi:02}:{s:02} GMT",
-        DAYS[wd as usize],
-        MONTHS[(mo - 1) as usize]
-    )
-}
-
-/// `YYYYMMDDTHHMMSSZ` → seconds since the epoch.
-fn parse_goog_date(s: &str) -> Option<u64> {
-    if s.len() != 16 || &s[8..9] != "T" || !s.ends_with('Z') {
-        return None;
-    }
-    let n = |r: std::ops::Range<usize>| s.get(r).and_then(|v| v.parse::<u32>().ok());
-    let days = days_from_civil(i64::from(n(0..4)?), n(4..6)?, n(6..8)?);
-    let secs = days * 86_400 + i64::from(n(9..11)?) * 3600 + i64::from(n(11..13)?) * 60 + i64::from(n(13..15)?);
-    u64::try_from(secs).ok()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
-impl Server {
-    fn verify_rsa(&self, message: &[u8], sig: &[u8]) -> bool {
-        UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, &self.public_key)
-            .verify(message, sig)
-            .is_ok()
-    }
-
-    /// Checks the request's credentials; `Err` says why they are refused.
-    fn authenticate(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<(), Refusal> {
-        let query = uri.query().unwrap_or("");
-        if query.contains("X-Goog-Signature=") {
-            return self.check_signed_url(method, uri, headers);
-        }
-        let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
-            return Err(refuse(
-                StatusCode::UNAUTHORIZED,
-                "AuthenticationRequired",
-                "Anonymous caller does not have storage.objects access.",
-            ));
-        };
-        let Some(token) = auth.strip_prefix("Bearer ") else {
-            return Err(refuse(
-                StatusCode::UNAUTHORIZED,
-                "AuthenticationRequired",
-                "not a bearer token",
-            ));
-        };
-        let invalid = || {
-            refuse(
-                StatusCode::UNAUTHORIZED,
-                "InvalidAuthenticationToken",
-                "Invalid Credentials",
-            )
-        };
-        let mut it = token.split('.');
-        let (Some(h), Some(c), Some(s), None) = (it.next(), it.next(), it.next(), it.next()) else {
-            return Err(invalid());
-        };
-        let sig = URL_SAFE_NO_PAD.decode(s).map_err(|_| invalid())?;
-        if !self.verify_rsa(format!("{h}.{c}").as_bytes(), &sig) {
-            return Err(invalid());
-        }
-        let claims: serde_json::Value = URL_SAFE_NO_PAD
-            .decode(c)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or_else(invalid)?;
-        let exp = claims.get("exp").and_then(serde_json::Value::as_u64).unwrap_or(0);
-        if claims.get("iss").and_then(|v| v.as_str()) != Some(EMAIL) || exp < now_secs() {
-            return Err(invalid());
-        }
-        Ok(())
-    }
-
-    fn check_signed_url(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<(), Refusal> {
-        let pairs: Vec<(String, String)> = uri
-            .query()
-            .unwrap_or("")
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (decode(k, true), decode(v, true))
-            })
-            .collect();
-        let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-        let bad = |m: &str| refuse(StatusCode::BAD_REQUEST, "InvalidArgument", m);
-        if get("X-Goog-Algorithm") != Some("GOOG4-RSA-SHA256") {
-            return Err(bad("X-Goog-Algorithm must be GOOG4-RSA-SHA256"));
-        }
-        let (Some(credential), Some(date), Some(expires), Some(signed), Some(sig)) = (
-            get("X-Goog-Credential"),
-            get("X-Goog-Date"),
-            get("X-Goog-Expires"),
-            get("X-Goog-SignedHeaders"),
-            get("X-Goog-Signature"),
-        ) else {
-            return Err(bad(
-                "a signed URL needs X-Goog-Credential, -Date, -Expires, -SignedHeaders and -Signature",
-            ));
-        };
-        let (Some(start), Ok(expires)) = (parse_goog_date(date), expires.parse::<u64>()) else {
-            return Err(bad("bad X-Goog-Date or X-Goog-Expires"));
-        };
-        let Some((email, scope)) = credential.split_once('/') else {
-            return Err(bad("bad X-Goog-Credential"));
-        };
-        if email != EMAIL || scope != format!("{}/auto/storage/goog4_request", &date[..8]) {
-            return Err(refuse(
-                StatusCode::FORBIDDEN,
-                "AccessDenied",
-                "unknown credential or scope",
-            ));
-        }
-        // Canonical query: every parameter but the signature, encoded
-        // strictly, sorted.
-        let mut query: Vec<(String, String)> = pairs
-            .iter()
-            .filter(|(k, _)| k != "X-Goog-Signature")
-            .map(|(k, v)| (strict_encode(k), strict_encode(v)))
-            .collect();
-        query.sort();
-        let query: Vec<String> = query.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
-        // Canonical headers: the signed ones, as they arrived.
-        let mut canonical_headers = Vec::new();
-        for name in signed.split(';') {
-            let value = headers.get(name).and_then(|v| v.to_str().ok());
-            let Some(value) = value else {
-                return Err(refuse(
-                    StatusCode::FORBIDDEN,
-                    "SignatureDoesNotMatch",
-                    &format!("signed header {name} is missing"),
-                ));
-            };
-            canonical_headers.push(format!("{name}:{}", value.trim()));
-        }
-        if !signed.split(';').any(|h| h == "host") {
-            return Err(bad("the host header must be signed"));
-        }
-        let canonical = format!(
-            "{method}\n{}\n{}\n{}\n\n{signed}\nUNSIGNED-PAYLOAD",
-            uri.path(),
-            query.join("&"),
-            canonical_headers.join("\n")
-        );
-        let hashed = hex(&Sha256::digest(canonical.as_bytes()));
-        let to_sign = format!("GOOG4-RSA-SHA256\n{date}\n{scope}\n{hashed}");
-        let ok = unhex(sig).is_some_and(|s| self.verify_rsa(to_sign.as_bytes(), &s));
-        if !ok {
-            return Err(refuse(
-                StatusCode::FORBIDDEN,
-                "SignatureDoesNotMatch",
-                "The request signature we calculated does not match the signature you provided.",
-            ));
-        }
-        if now_secs() > start.saturating_add(expires) {
-            return Err(refuse(
-                StatusCode::BAD_REQUEST,
-                "ExpiredToken",
-                "The provided token has expired.",
-            ));
-        }
-        Ok(())
-    }
 }
 
 fn object_headers(o: &Object) -> Vec<(&'static str, String)> {
@@ -878,15 +629,7 @@ fn list(data: &Data, bucket: &str, query: &HashMap<String, String>) -> Response 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_round_trip_and_format() {
-        let t = UNIX_EPOCH + std::time::Duration::from_secs(1_796_404_435);
-        assert_eq!(rfc3339(t), "2026-12-04T17:13:55.000Z");
-        assert_eq!(http_date(t), "Fri, 04 Dec 2026 17:13:55 GMT");
-        assert_eq!(parse_goog_date("20261204T171355Z"), Some(1_796_404_435));
-        assert_eq!(parse_goog_date("2026-12-04"), None);
-    }
+    use crate::auth::strict_encode;
 
     #[test]
     fn ranges() {

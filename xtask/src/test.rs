@@ -4,7 +4,8 @@
 //! 2. `cargo test --workspace --no-fail-fast`, told where the manifest, fixtures and `arca` are,
 //!    with a fresh radosgw (`servers::ceph`) for the conformance suite's `s3://` run when Ceph
 //!    is installed, and Azurite (`servers::azurite`, started at the same time) for its
-//!    `wasbs://` run (both required when `CI` is set); the same servers stay up for step 4;
+//!    `wasbs://` run (both required when `CI` is set), and the project's GCS XML-API server
+//!    (`servers::gcs`) for its `gs://` run; the same servers stay up for step 4;
 //! 3. each standalone example's own tests;
 //! 4. the Python suite (`tests/python`: the real `mlflow` client and server
 //!    against `arca serve`, including `arca serve` on `s3://` and `wasbs://`
@@ -21,6 +22,7 @@ use crate::project::{self, Profile, Result};
 use crate::python;
 use crate::servers::azurite::{self, Azurite};
 use crate::servers::ceph::{self, Ceph};
+use crate::servers::gcs::GcsServer;
 use crate::tidy;
 
 pub fn run(args: &[String]) -> Result {
@@ -37,6 +39,8 @@ pub fn run(args: &[String]) -> Result {
         }
         project::run(&mut cmd)?;
     }
+    // The GCS XML-API test server runs before the tests that use it.
+    project::run(project::cargo().args(["build", "-p", "arca-tests", "--bin", "gcs-xml-server"]))?;
 
     let target = project::target_dir();
     let out = target.join(Profile::Debug.dir());
@@ -73,6 +77,13 @@ pub fn run(args: &[String]) -> Result {
             None
         }
     };
+    let mut gcs = match GcsServer::start(&out.join(project::executable_file("gcs-xml-server"))) {
+        Ok(gcs) => Some(gcs),
+        Err(e) => {
+            step(Err(format!("cannot start gcs-xml-server for the gcs tests: {e}")));
+            None
+        }
+    };
     let mut server_env: Vec<(&str, String)> = Vec::new();
     let mut extra_uris: Vec<String> = Vec::new();
     if let Some(ceph) = &ceph {
@@ -83,6 +94,10 @@ pub fn run(args: &[String]) -> Result {
     if let Some(azure) = &azure {
         server_env.extend(azure.env());
         extra_uris.push(Azurite::conformance_uri());
+    }
+    if let Some(gcs) = &gcs {
+        server_env.extend(gcs.env());
+        extra_uris.push(GcsServer::conformance_uri());
     }
     {
         let mut cmd = project::cargo();
@@ -106,6 +121,7 @@ pub fn run(args: &[String]) -> Result {
     if !with_python {
         ceph = None;
         azure = None;
+        gcs = None;
     }
     match plugins::example_manifests(&plugins::all()) {
         Ok(examples) => {
@@ -126,6 +142,7 @@ pub fn run(args: &[String]) -> Result {
     }
     drop(ceph);
     drop(azure);
+    drop(gcs);
     step(tidy::run(&[]));
 
     match failed.len() {

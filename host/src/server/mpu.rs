@@ -170,17 +170,27 @@ pub async fn presigned(app: &AppState, raw: &str, base_url: &str) -> Result<Resp
             "Artifact path refers to a directory, not a file: '{path}'"
         )));
     }
-    let (url, headers) = if app.store.capabilities().presigned_read {
-        let p = app.store.presign_read(&path, app.download_url_ttl).await?;
-        (p.url, p.headers)
+    // The backend's own URL where it can sign one; otherwise (no such
+    // capability, or a store whose credentials cannot sign) a URL this
+    // server signs back to itself, so the client's ranged download works
+    // for every destination.
+    let backend = if app.store.capabilities().presigned_read {
+        match app.store.presign_read(&path, app.download_url_ttl).await {
+            Ok(p) => Some((p.url, p.headers)),
+            Err(e) if e.kind == arca_core::ErrorKind::UNSUPPORTED => None,
+            Err(e) => return Err(e.into()),
+        }
     } else {
+        None
+    };
+    let (url, headers) = backend.unwrap_or_else(|| {
         let q = app.signer.query("get", path.as_str(), app.download_url_ttl);
         let url = format!(
             "{base_url}/api/2.0/mlflow-artifacts/signed/{}?{q}",
             encode_path(path.as_str())
         );
         (url, Vec::new())
-    };
+    });
     let headers: serde_json::Map<String, serde_json::Value> = headers.into_iter().map(|(k, v)| (k, v.into())).collect();
     let mut body = serde_json::Map::new();
     body.insert("url".into(), url.into());

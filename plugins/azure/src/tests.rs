@@ -9,11 +9,11 @@
 use crate::config::{DEV_ACCOUNT, DEV_KEY};
 use crate::{AzureConfig, AzureStore};
 use arca_core::{ArtifactPath, CompletedPart, Config, ErrorKind, FfiBuf, Reader, Result, Store, Writer};
+use arca_objstore::testing::http;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use std::io::{Read, Write};
 
 struct Server {
     endpoint: String,
@@ -241,32 +241,6 @@ fn a_sas_store_answers_multipart_unsupported_and_a_missing_container_is_named() 
     });
 }
 
-/// `PUT`s `body` to a plain-HTTP `url`; returns the status.
-fn http_put(url: &str, body: &[u8]) -> u16 {
-    let u = url::Url::parse(url).unwrap_or_else(|e| panic!("{e}"));
-    let host = u.host_str().unwrap_or_default();
-    let port = u.port().unwrap_or(80);
-    let mut conn = std::net::TcpStream::connect((host, port)).unwrap_or_else(|e| panic!("{e}"));
-    let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(30)));
-    let target = match u.query() {
-        Some(q) => format!("{}?{q}", u.path()),
-        None => u.path().to_owned(),
-    };
-    let head = format!(
-        "PUT {target} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    conn.write_all(head.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
-    conn.write_all(body).unwrap_or_else(|e| panic!("{e}"));
-    let mut answer = String::new();
-    let _ = conn.read_to_string(&mut answer);
-    answer
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_default()
-}
-
 #[test]
 fn twelve_presigned_blocks_commit_in_part_order() {
     let Some(s) = server() else { return };
@@ -283,7 +257,7 @@ fn twelve_presigned_blocks_commit_in_part_order() {
         // Sent out of order: the commit orders them.
         let mut done = Vec::new();
         for part in up.parts.iter().rev() {
-            let status = http_put(&part.url, &parts[part.part_number as usize - 1]);
+            let (status, _) = http("PUT", &part.url, &parts[part.part_number as usize - 1]);
             assert_eq!(status, 201, "part {}", part.part_number);
             done.push(CompletedPart {
                 part_number: part.part_number,

@@ -62,6 +62,9 @@ mod error;
 mod sign;
 mod store;
 
+#[cfg(test)]
+mod tests;
+
 pub use config::{CredentialSource, GcsConfig};
 pub use sign::Signer;
 pub use store::GcsStore;

@@ -28,6 +28,8 @@ pub mod log;
 pub mod parts;
 pub mod reader;
 pub mod settings;
+#[doc(hidden)]
+pub mod testing;
 pub mod writer;
 
 pub use reader::ObjectReader;
