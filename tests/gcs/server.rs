@@ -30,7 +30,9 @@
 //! `gcs-xml-server: listening on http://127.0.0.1:P`.
 
 mod auth;
+mod crc32c;
 mod dates;
+mod json;
 
 use auth::{Refusal, hex};
 use aws_lc_rs::encoding::AsDer;
@@ -44,7 +46,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use dates::{http_date, now_secs, rfc3339};
 use md5::{Digest as _, Md5};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -57,9 +59,25 @@ const EMAIL: &str = "arca-test@arca-test.iam.gserviceaccount.com";
 struct Object {
     data: Bytes,
     generation: u64,
+    /// The MD5 of the data, quoted hex.
     etag: String,
+    /// The CRC32C of the data (google-cloud-storage checks it).
+    crc32c: u32,
     updated: SystemTime,
     content_type: String,
+}
+
+impl Object {
+    fn new(data: Bytes, generation: u64, content_type: &str) -> Self {
+        Self {
+            etag: etag_of(&data),
+            crc32c: crc32c::checksum(&data),
+            data,
+            generation,
+            updated: SystemTime::now(),
+            content_type: content_type.to_owned(),
+        }
+    }
 }
 
 struct Upload {
@@ -72,11 +90,15 @@ struct Upload {
 struct Data {
     buckets: HashMap<String, BTreeMap<String, Object>>,
     uploads: HashMap<String, Upload>,
+    /// The JSON API's resumable uploads.
+    sessions: HashMap<String, json::Session>,
     next: u64,
 }
 
 struct Server {
     data: Mutex<Data>,
+    /// Access tokens the token endpoint handed out.
+    tokens: Mutex<HashSet<String>>,
     /// The account key's public half (PKCS#1 `RSAPublicKey`).
     public_key: Vec<u8>,
 }
@@ -116,7 +138,8 @@ fn run() -> Result<(), String> {
         "private_key": pem,
         "client_email": EMAIL,
         "client_id": "1234567890",
-        "token_uri": "https://oauth2.googleapis.com/token",
+        // google-auth trades a JWT for an access token here.
+        "token_uri": format!("http://127.0.0.1:{port}/token"),
     });
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let file = dir.join("service-account.json");
@@ -126,6 +149,7 @@ fn run() -> Result<(), String> {
             buckets: buckets.into_iter().map(|b| (b, BTreeMap::new())).collect(),
             ..Data::default()
         }),
+        tokens: Mutex::new(HashSet::new()),
         public_key: key.public_key().as_ref().to_vec(),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -270,8 +294,18 @@ fn etag_of(data: &[u8]) -> String {
 }
 
 async fn handle(State(server): State<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    if uri.path() == "/token" && method == Method::POST {
+        return json::token(&server, &body);
+    }
     if let Err(Refusal(status, code, message)) = server.authenticate(&method, &uri, &headers) {
         return error(status, code, &message);
+    }
+    if json::serves(uri.path()) {
+        let mut data = match server.data.lock() {
+            Ok(d) => d,
+            Err(p) => p.into_inner(),
+        };
+        return json::route(&mut data, &method, &uri, &headers, body);
     }
     let path = uri.path().trim_start_matches('/');
     let (bucket, key) = match path.split_once('/') {
@@ -448,13 +482,11 @@ fn put(data: &mut Data, bucket: &str, key: &str, headers: &HeaderMap, body: Byte
             );
         }
     }
-    let o = Object {
-        etag: etag_of(&body),
-        data: body,
+    let o = Object::new(
+        body,
         generation,
-        updated: SystemTime::now(),
-        content_type: header("content-type").unwrap_or("application/octet-stream").to_owned(),
-    };
+        header("content-type").unwrap_or("application/octet-stream"),
+    );
     let hs = vec![("etag", o.etag.clone()), ("x-goog-generation", generation.to_string())];
     objects.insert(key.to_owned(), o);
     respond(StatusCode::OK, &hs, Bytes::new())
@@ -514,13 +546,7 @@ fn complete(data: &mut Data, id: &str, bucket: &str, key: &str, body: &[u8]) -> 
     data.uploads.remove(id);
     data.next += 1;
     let generation = data.next;
-    let o = Object {
-        etag: etag_of(&assembled),
-        data: Bytes::from(assembled),
-        generation,
-        updated: SystemTime::now(),
-        content_type: "application/octet-stream".to_owned(),
-    };
+    let o = Object::new(Bytes::from(assembled), generation, "application/octet-stream");
     let body = format!(
         "<?xml version='1.0' encoding='UTF-8'?><CompleteMultipartUploadResult><Location>/{b}/{k}</Location><Bucket>{b}</Bucket><Key>{k}</Key><ETag>{}</ETag></CompleteMultipartUploadResult>",
         xml_escape(&o.etag),

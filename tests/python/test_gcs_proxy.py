@@ -8,6 +8,10 @@ Two servers, because no single one can prove both directions here:
   downloads and deletes through arca, every result read back through URLs
   signed by Google's own library (google-cloud-storage's V4 signer), so the
   server's signature checks are held to Google's implementation too;
+- the same server's JSON API (what google-cloud-storage speaks, with a real
+  OAuth token exchange at the `token_uri` of the service-account file):
+  what MLflow's own `GCSArtifactRepository` writes, Arca reads through
+  `arca serve`, and the other way round;
 - fake-gcs-server (JSON API, the emulator MLflow's tests use): objects that
   MLflow's own `GCSArtifactRepository` writes are listed and downloaded
   through `arca serve`. (fake-gcs-server cannot take object_store's XML
@@ -145,6 +149,51 @@ def test_files_round_trip_and_delete(gcs_xml, area, repo, tmp_path, monkeypatch,
     assert gcs_xml.get(f"{area}/run/sub/b.bin").status_code == 404
     assert gcs_xml.get(f"{area}/run/a.txt").status_code == 200
     assert [f.path for f in repo.list_artifacts("run")] == ["run/a.txt"]
+
+
+def mlflow_repository(uri: str):
+    """MLflow's GCSArtifactRepository for `uri` on the XML-API server's JSON
+    API, authenticated with its service account (google-auth trades a JWT
+    for a token at the file's `token_uri`)."""
+    from google.cloud import storage
+    from google.oauth2 import service_account
+    from mlflow.store.artifact.gcs_artifact_repo import GCSArtifactRepository
+
+    credentials = service_account.Credentials.from_service_account_file(
+        os.environ["GOOGLE_APPLICATION_CREDENTIALS"],
+        scopes=["https://www.googleapis.com/auth/devstorage.full_control"],
+    )
+    client = storage.Client(
+        project="arca-test", credentials=credentials, client_options={"api_endpoint": os.environ["STORAGE_EMULATOR_HOST"]}
+    )
+    return GCSArtifactRepository(uri, client=client)
+
+
+@arca_only
+def test_mlflow_and_arca_read_what_the_other_wrote(gcs_xml, area, repo, tmp_path):
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    files = {"a.txt": b"alpha\n", "sub/b.bin": os.urandom(9 * MiB + 5), "sub/empty.txt": b""}
+    for path, data in files.items():
+        (src / path).write_bytes(data)
+    base = f"gs://{gcs_xml.bucket}/{gcs_xml.prefix}/{area}"
+
+    mlflow_repository(f"{base}/by-mlflow").log_artifacts(str(src))
+    out = tmp_path / "through-arca"
+    out.mkdir()
+    repo.download_artifacts("by-mlflow", str(out))
+    for path, data in files.items():
+        assert (out / "by-mlflow" / path).read_bytes() == data, path
+
+    repo.log_artifacts(str(src), "by-arca")
+    theirs = mlflow_repository(f"{base}/by-arca")
+    listed = [(f.path, f.is_dir, f.file_size) for f in theirs.list_artifacts()]
+    assert listed == [("a.txt", False, 6), ("sub", True, None)]
+    out = tmp_path / "through-mlflow"
+    out.mkdir()
+    theirs.download_artifacts("", str(out))
+    for path, data in files.items():
+        assert (out / path).read_bytes() == data, path
 
 
 @pytest.fixture
