@@ -56,10 +56,7 @@ fn encode_name(name: &str) -> String {
 }
 
 fn resource(base: &str, bucket: &str, name: &str, o: &Object) -> serde_json::Value {
-    let md5 = crate::auth::unhex(o.etag.trim_matches('"'))
-        .map(|b| STANDARD.encode(b))
-        .unwrap_or_default();
-    serde_json::json!({
+    let mut r = serde_json::json!({
         "kind": "storage#object",
         "id": format!("{bucket}/{name}/{}", o.generation),
         "name": name,
@@ -68,13 +65,22 @@ fn resource(base: &str, bucket: &str, name: &str, o: &Object) -> serde_json::Val
         "metageneration": "1",
         "contentType": o.content_type,
         "size": o.data.len().to_string(),
-        "md5Hash": md5,
         "crc32c": STANDARD.encode(o.crc32c.to_be_bytes()),
         "etag": o.etag.trim_matches('"'),
         "timeCreated": rfc3339(o.updated),
         "updated": rfc3339(o.updated),
         "mediaLink": format!("{base}/download/storage/v1/b/{bucket}/o/{}?generation={}&alt=media", encode_name(name), o.generation),
-    })
+    });
+    // An object made of parts has no MD5 (as on the service).
+    if let Some(md5) = md5_of(o) {
+        r["md5Hash"] = serde_json::Value::String(md5);
+    }
+    r
+}
+
+/// The base64 MD5 of `o`'s data, if its ETag is one.
+fn md5_of(o: &Object) -> Option<String> {
+    crate::auth::unhex(o.etag.trim_matches('"')).map(|b| STANDARD.encode(b))
 }
 
 /// The OAuth token endpoint: checks the JWT assertion, hands out a token.
@@ -322,17 +328,16 @@ fn download(data: &Data, bucket: &str, name: &str, headers: &HeaderMap) -> Respo
     let Some(o) = data.buckets.get(bucket).and_then(|b| b.get(name)) else {
         return json_error(StatusCode::NOT_FOUND, "No such object");
     };
-    let md5 = crate::auth::unhex(o.etag.trim_matches('"'))
-        .map(|b| STANDARD.encode(b))
-        .unwrap_or_default();
     let size = o.data.len();
+    let crc = STANDARD.encode(o.crc32c.to_be_bytes());
+    let hash = match md5_of(o) {
+        Some(md5) => format!("crc32c={crc},md5={md5}"),
+        None => format!("crc32c={crc}"),
+    };
     let mut hs = vec![
         ("content-type", o.content_type.clone()),
         ("x-goog-generation", o.generation.to_string()),
-        (
-            "x-goog-hash",
-            format!("crc32c={},md5={md5}", STANDARD.encode(o.crc32c.to_be_bytes())),
-        ),
+        ("x-goog-hash", hash),
         ("etag", o.etag.clone()),
     ];
     match crate::range(headers, size) {

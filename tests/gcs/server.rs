@@ -69,8 +69,13 @@ struct Object {
 
 impl Object {
     fn new(data: Bytes, generation: u64, content_type: &str) -> Self {
+        let etag = etag_of(&data);
+        Self::with_etag(data, generation, content_type, etag)
+    }
+
+    fn with_etag(data: Bytes, generation: u64, content_type: &str, etag: String) -> Self {
         Self {
-            etag: etag_of(&data),
+            etag,
             crc32c: crc32c::checksum(&data),
             data,
             generation,
@@ -546,7 +551,14 @@ fn complete(data: &mut Data, id: &str, bucket: &str, key: &str, body: &[u8]) -> 
     data.uploads.remove(id);
     data.next += 1;
     let generation = data.next;
-    let o = Object::new(Bytes::from(assembled), generation, "application/octet-stream");
+    // As on the service, the ETag of an object made of parts is not its
+    // MD5: here the MD5 of the parts' MD5s and their count.
+    let mut digests = Vec::with_capacity(etags.len() * 16);
+    for etag in &etags {
+        digests.extend(auth::unhex(etag.trim_matches('"')).unwrap_or_default());
+    }
+    let etag = format!("\"{}-{}\"", hex(&Md5::digest(&digests)), etags.len());
+    let o = Object::with_etag(Bytes::from(assembled), generation, "application/octet-stream", etag);
     let body = format!(
         "<?xml version='1.0' encoding='UTF-8'?><CompleteMultipartUploadResult><Location>/{b}/{k}</Location><Bucket>{b}</Bucket><Key>{k}</Key><ETag>{}</ETag></CompleteMultipartUploadResult>",
         xml_escape(&o.etag),

@@ -31,6 +31,7 @@
 //! stops treating them as recently deleted, every file the next run creates
 //! nearby pays for skipping them (see [`measure`]).
 
+mod cloud;
 mod contenders;
 mod copy;
 mod data;
@@ -45,6 +46,8 @@ mod serve_notes;
 mod serve_report;
 mod servers;
 mod stat;
+mod timing;
+mod verify;
 
 use crate::args::Args;
 use crate::plugins;
@@ -108,14 +111,16 @@ pub fn run(args: &[String]) -> Result {
         Some((first, rest)) if !first.starts_with('-') => (first.as_str(), rest),
         _ => ("local", args),
     };
-    let (local, server, s3) = match name {
-        "local" => (true, false, false),
-        "server" => (false, true, false),
-        "s3" => (false, false, true),
-        "all" => (true, true, true),
+    let (local, server, s3, clouds) = match name {
+        "local" => (true, false, false, vec![]),
+        "server" => (false, true, false, vec![]),
+        "s3" => (false, false, true, vec![]),
+        "azure" => (false, false, false, vec![cloud::Cloud::Azure]),
+        "gcs" => (false, false, false, vec![cloud::Cloud::Gcs]),
+        "all" => (true, true, true, vec![cloud::Cloud::Azure, cloud::Cloud::Gcs]),
         other => {
             return Err(format!(
-                "unknown benchmark `{other}`; use `local`, `server`, `s3` or `all`"
+                "unknown benchmark `{other}`; use `local`, `server`, `s3`, `azure`, `gcs` or `all`"
             ));
         }
     };
@@ -129,8 +134,8 @@ pub fn run(args: &[String]) -> Result {
     };
     // Smaller inputs for the S3 benchmark, for working on it (not in `help`).
     let (size_mib, files) = (args.value("--size-mib")?, args.value("--files")?);
-    if !s3 && (size_mib.is_some() || files.is_some()) {
-        return Err("--size-mib and --files apply to `cargo xtask bench s3` only".to_owned());
+    if !s3 && clouds.is_empty() && (size_mib.is_some() || files.is_some()) {
+        return Err("--size-mib and --files apply to `cargo xtask bench s3|azure|gcs` only".to_owned());
     }
     let sizes = s3::Sizes::parse(size_mib, files)?;
     args.finish()?;
@@ -171,6 +176,9 @@ pub fn run(args: &[String]) -> Result {
     }
     if s3 {
         s3::run(&ctx, &machine, sizes)?;
+    }
+    for c in clouds {
+        cloud::run(&ctx, &machine, c, sizes)?;
     }
     drop(work);
     Ok(())

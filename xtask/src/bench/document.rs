@@ -13,6 +13,8 @@ const PARTS: &[(&str, &str)] = &[
     ("local", "`arca cp` against `cp`"),
     ("server", "`arca serve` against MLflow and nginx"),
     ("s3", "Arca on S3 against boto3 and MLflow"),
+    ("azure", "Arca on Azure Blob (Azurite) against MLflow"),
+    ("gcs", "Arca on GCS (the project's test server) against MLflow"),
 ];
 
 /// The top of a new document (an existing one keeps its own).
@@ -27,8 +29,10 @@ Measured by `cargo xtask bench`. Each part below is written by its own command, 
 | [`arca cp` against `cp`](#arca-cp-against-cp) | `cargo xtask bench local` (or `cargo xtask bench`) |
 | [`arca serve` against MLflow and nginx](#arca-serve-against-mlflow-and-nginx) | `cargo xtask bench server` |
 | [Arca on S3 against boto3 and MLflow](#arca-on-s3-against-boto3-and-mlflow) | `cargo xtask bench s3` |
+| [Arca on Azure Blob (Azurite) against MLflow](#arca-on-azure-blob-azurite-against-mlflow) | `cargo xtask bench azure` |
+| [Arca on GCS (the project's test server) against MLflow](#arca-on-gcs-the-projects-test-server-against-mlflow) | `cargo xtask bench gcs` |
 
-`cargo xtask bench all` runs the three, one after the other.
+`cargo xtask bench all` runs them all, one after the other.
 ";
 
 /// One benchmark's part of `BENCHMARKS.md`.

@@ -22,7 +22,6 @@ mod notes;
 mod proxy;
 mod report;
 mod transfer;
-mod verify;
 
 use super::proc::{self, Output};
 use super::report::Machine;
@@ -248,7 +247,7 @@ impl Bench<'_> {
             &mut self.arca([OsStr::new("cp"), &uri, back.as_os_str()]),
             &Output::Logged(logs),
         )?;
-        verify::same_file(&file, &back)?;
+        crate::bench::verify::same_file(&file, &back)?;
         super::measure::remove(&back)?;
         self.clean("warm-up")
     }

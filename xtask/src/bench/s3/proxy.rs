@@ -12,9 +12,9 @@
 //! its source, outside the timing, and `sync` runs before each request.
 
 use super::Bench;
-use super::verify::same_file;
 use crate::bench::proc::{self, Output};
 use crate::bench::servers::{Api, Server, mkdir};
+use crate::bench::verify::same_file;
 use crate::project::Result;
 use std::ffi::OsString;
 use std::path::Path;

@@ -23,20 +23,18 @@
 //! the machine's CPUs, not the network or the client's design, bound a run.
 
 use super::Bench;
-use super::verify::{same_file, same_tree};
-use crate::bench::measure::{self, GNU_TIME, median};
+use crate::bench::measure;
 use crate::bench::proc::{self, Output};
-use crate::bench::procfs::processes;
 use crate::bench::stat::number;
+use crate::bench::timing::{TICKS_PER_SEC, clone, cpu_seconds, server_ticks, under_time};
+pub use crate::bench::timing::{Timed, Transfer};
+use crate::bench::verify::{same_file, same_tree};
 use crate::project::Result;
 use std::ffi::OsString;
-use std::path::Path;
 use std::process::Command;
 
 /// The Ceph daemons [`crate::servers::ceph`] starts, as `/proc/<pid>/comm` names them.
 const DAEMONS: &[&str] = &["radosgw", "ceph-osd", "ceph-mon"];
-/// Clock ticks per second in `/proc/<pid>/stat` (`USER_HZ`).
-const TICKS_PER_SEC: f64 = 100.0;
 
 /// The contenders of a workload, by index: `arca`, then the Python one it
 /// is measured against, then (large file only) [`LIKE_ARCA`].
@@ -46,55 +44,6 @@ pub const PYTHON: usize = 1;
 /// its own concurrency buys it.
 pub const LIKE_ARCA: usize = 2;
 const LIKE_ARCA_THREADS: [&str; 2] = ["3", "1"];
-
-/// One contender's runs in one direction.
-#[derive(Clone, Debug, Default)]
-pub struct Timed {
-    /// The figure of each run, in seconds (see the module docs).
-    pub secs: Vec<f64>,
-    /// The wall time of each run's process, in seconds.
-    pub process: Vec<f64>,
-    /// The client's CPU seconds (user + system) in each run.
-    pub cpu: Vec<f64>,
-    /// The CPU seconds radosgw and the other Ceph daemons used in each run.
-    pub server_cpu: Vec<f64>,
-    /// Run 1's command, as the report shows it.
-    pub command: String,
-}
-
-impl Timed {
-    pub fn median(&self) -> f64 {
-        median(&self.secs)
-    }
-
-    pub fn process_median(&self) -> f64 {
-        median(&self.process)
-    }
-
-    pub fn cpu_median(&self) -> f64 {
-        median(&self.cpu)
-    }
-
-    pub fn server_cpu_median(&self) -> f64 {
-        median(&self.server_cpu)
-    }
-}
-
-/// A workload's runs: uploads and downloads, per contender.
-#[derive(Debug, Default)]
-pub struct Transfer {
-    pub up: Vec<Timed>,
-    pub down: Vec<Timed>,
-}
-
-impl Transfer {
-    fn new(contenders: usize) -> Self {
-        Self {
-            up: vec![Timed::default(); contenders],
-            down: vec![Timed::default(); contenders],
-        }
-    }
-}
 
 /// The names the contenders' keys and downloads carry.
 const BIG_NAMES: [&str; 3] = ["arca", "boto3", "boto3-like-arca"];
@@ -236,55 +185,7 @@ fn step(b: &Bench<'_>, t: &mut Timed, cmd: Command, python: bool, what: &str, ru
     Ok(())
 }
 
-/// The same command (program, arguments, environment).
-fn clone(cmd: &Command) -> Command {
-    let mut out = Command::new(cmd.get_program());
-    out.args(cmd.get_args());
-    for (k, v) in cmd.get_envs() {
-        match v {
-            Some(v) => out.env(k, v),
-            None => out.env_remove(k),
-        };
-    }
-    out
-}
-
-/// `cmd` under GNU time, which writes its user and system CPU seconds to `out`.
-fn under_time(cmd: &Command, out: &Path) -> Command {
-    let mut t = Command::new(GNU_TIME);
-    t.args(["-f", "%U %S", "-o"])
-        .arg(out)
-        .arg(cmd.get_program())
-        .args(cmd.get_args());
-    for (k, v) in cmd.get_envs() {
-        if let Some(v) = v {
-            t.env(k, v);
-        }
-    }
-    t
-}
-
-/// The user + system seconds GNU time wrote to `path`.
-fn cpu_seconds(path: &Path) -> Result<f64> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let line = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
-    let v: Vec<f64> = line.split_whitespace().filter_map(|w| w.parse().ok()).collect();
-    match v[..] {
-        [user, system] => Ok(user + system),
-        _ => Err(format!("{GNU_TIME} wrote no CPU times to {}: {text:?}", path.display())),
-    }
-}
-
 /// The CPU time, in clock ticks, of the Ceph daemons this process started.
 fn ceph_ticks() -> u64 {
-    let me = std::process::id();
-    processes()
-        .iter()
-        .filter(|p| p.ppid == me)
-        .filter(|p| {
-            let comm = std::fs::read_to_string(format!("/proc/{}/comm", p.pid)).unwrap_or_default();
-            DAEMONS.contains(&comm.trim())
-        })
-        .map(|p| p.ticks)
-        .sum()
+    server_ticks(DAEMONS)
 }

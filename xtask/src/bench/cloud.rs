@@ -1,0 +1,499 @@
+//! `cargo xtask bench azure` and `cargo xtask bench gcs`: Arca against
+//! MLflow's own artifact repository for the scheme, on one test server
+//! started for the run (Azurite; the project's GCS server, whose JSON API
+//! MLflow's client uses and whose XML API Arca uses, over the same objects):
+//!
+//! 1. a 1 GiB file up and down: `arca cp` against MLflow's
+//!    `log_artifact` / `download_artifacts`;
+//! 2. 1,000 files of 64 KiB up and down: `arca cp -r` against MLflow's
+//!    `log_artifacts` / `download_artifacts`.
+//!
+//! The contenders take turns run by run; every download is compared byte for
+//! byte with its source, and what a run stored is deleted, outside the
+//! timing. `arca`'s figure is its process's wall time (start-up and plugin
+//! loading included); MLflow's is the time of the call alone, measured in
+//! its process (`cloud_bench.py`). Each run also records the client's CPU
+//! time and the server's (from `/proc`): both run on this machine, so the
+//! server's CPU is part of every figure.
+
+use super::Ctx;
+use super::data;
+use super::document::Document;
+use super::measure;
+use super::proc::{self, Output};
+use super::report::{self, Machine, Section, table};
+use super::s3::Sizes;
+use super::stat::number;
+use super::timing::{TICKS_PER_SEC, Timed, Transfer, clone, cpu_seconds, server_ticks, under_time};
+use super::verify::{same_file, same_tree};
+use crate::project::{self, Result};
+use crate::servers::azurite::{self, Azurite};
+use crate::servers::gcs::{self, GcsServer};
+use std::ffi::{OsStr, OsString};
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The Python contenders.
+const SCRIPT: &str = include_str!("cloud/cloud_bench.py");
+/// The files of the small-file workload are this big.
+const FILE_BYTES: usize = 64 << 10;
+/// The contenders, by index.
+const ARCA: usize = 0;
+const MLFLOW: usize = 1;
+
+/// Which service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cloud {
+    Azure,
+    Gcs,
+}
+
+impl Cloud {
+    fn name(self) -> &'static str {
+        match self {
+            Cloud::Azure => "azure",
+            Cloud::Gcs => "gcs",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Cloud::Azure => "Arca on Azure Blob (Azurite) against MLflow",
+            Cloud::Gcs => "Arca on GCS (the project's test server) against MLflow",
+        }
+    }
+}
+
+/// The server of a run.
+enum Server {
+    Azure(Azurite),
+    Gcs(GcsServer),
+}
+
+impl Server {
+    fn env(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Server::Azure(a) => a.env(),
+            Server::Gcs(g) => g.env(),
+        }
+    }
+
+    /// The URI of `key` under the benchmark's prefix.
+    fn uri(&self, key: &str) -> String {
+        match self {
+            Server::Azure(_) => format!(
+                "wasbs://{}@{}.blob.core.windows.net/bench/{key}",
+                azurite::CONTAINER,
+                azurite::ACCOUNT
+            ),
+            Server::Gcs(_) => format!("gs://{}/bench/{key}", gcs::BUCKET),
+        }
+    }
+
+    /// The server's process names, for its CPU time.
+    fn processes(&self) -> &'static [&'static str] {
+        match self {
+            Server::Azure(_) => &["node"],
+            Server::Gcs(_) => &["gcs-xml-server"],
+        }
+    }
+}
+
+struct Bench<'a> {
+    ctx: &'a Ctx,
+    cloud: Cloud,
+    sizes: Sizes,
+    server: Server,
+    dir: PathBuf,
+    python: PathBuf,
+    script: PathBuf,
+}
+
+fn os(s: impl Into<OsString>) -> OsString {
+    s.into()
+}
+
+impl Bench<'_> {
+    fn arca<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(&self, args: I) -> Command {
+        let mut cmd = Command::new(self.ctx.release.join(project::executable_file("arca")));
+        cmd.arg("--quiet").arg("--plugins").arg(&self.ctx.manifest).args(args);
+        cmd.envs(self.server.env());
+        cmd
+    }
+
+    fn mlflow<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(&self, args: I) -> Command {
+        let mut cmd = Command::new(&self.python);
+        cmd.arg(&self.script).arg(self.cloud.name()).args(args);
+        cmd.envs(self.server.env()).env("PYTHONDONTWRITEBYTECODE", "1");
+        cmd
+    }
+
+    /// Deletes everything under `bench/<prefix>`.
+    fn clean(&self, prefix: &str) -> Result {
+        proc::run(
+            &mut self.arca(["rm", "-r", "-f", &self.server.uri(prefix)]),
+            &Output::Logged(&self.ctx.logs),
+        )
+        .map(drop)
+    }
+
+    /// Runs one timed command, `sync` first, and records it.
+    fn step(&self, t: &mut Timed, cmd: Command, python: bool, what: &str, run: usize) -> Result {
+        let logs = &self.ctx.logs;
+        let cpu_file = logs.join("cpu.txt");
+        let mut timed = if python {
+            clone(&cmd)
+        } else {
+            under_time(&cmd, &cpu_file)
+        };
+        proc::sync(logs)?;
+        let before = server_ticks(self.server.processes());
+        let wall = proc::run(&mut timed, &Output::Logged(logs))?.as_secs_f64();
+        let server_cpu = server_ticks(self.server.processes()).saturating_sub(before) as f64 / TICKS_PER_SEC;
+        let (secs, cpu) = if python {
+            let out = logs.join("stdout.log");
+            let text = std::fs::read_to_string(&out).map_err(|e| format!("cannot read {}: {e}", out.display()))?;
+            let field = |key: &str| {
+                number(&text, key).ok_or_else(|| format!("cloud_bench.py printed no `{key}`: {}", text.trim()))
+            };
+            (field("secs")?, field("cpu")?)
+        } else {
+            (wall, cpu_seconds(&cpu_file)?)
+        };
+        eprintln!(
+            "bench: {what:<44} run {run}/{}: {secs:>8.3} s (process {wall:.3} s; CPU: client {cpu:.2} s, server {server_cpu:.2} s)",
+            self.ctx.runs
+        );
+        if t.secs.is_empty() {
+            let words: Vec<String> = std::iter::once(cmd.get_program())
+                .chain(cmd.get_args())
+                .map(|w| self.ctx.shown(w.to_string_lossy().into_owned()))
+                .collect();
+            t.command = words.join(" ");
+        }
+        t.secs.push(secs);
+        t.process.push(wall);
+        t.cpu.push(cpu);
+        t.server_cpu.push(server_cpu);
+        Ok(())
+    }
+
+    /// The large file up and down, each contender in turn.
+    fn big(&self) -> Result<Transfer> {
+        let src = self.dir.join("big.bin");
+        let mut t = Transfer::new(2);
+        for run in 1..=self.ctx.runs {
+            for (i, name) in ["arca", "mlflow"].iter().enumerate() {
+                let prefix = format!("big/{name}-r{run}");
+                let got = self.dir.join(format!("down-big-{name}-r{run}"));
+                let (up, down) = if i == ARCA {
+                    std::fs::create_dir_all(&got).map_err(|e| format!("cannot create {}: {e}", got.display()))?;
+                    (
+                        self.arca([os("cp"), os(&src), os(self.server.uri(&format!("{prefix}/big.bin")))]),
+                        self.arca([
+                            os("cp"),
+                            os(self.server.uri(&format!("{prefix}/big.bin"))),
+                            os(got.join("big.bin")),
+                        ]),
+                    )
+                } else {
+                    (
+                        self.mlflow([os("up-file"), os(&src), os(self.server.uri(&prefix))]),
+                        self.mlflow([os("down"), os(self.server.uri(&prefix)), os(&got)]),
+                    )
+                };
+                let what = format!("{} file", self.sizes.big_shown());
+                self.step(&mut t.up[i], up, i == MLFLOW, &format!("{what} up, {name}"), run)?;
+                self.step(&mut t.down[i], down, i == MLFLOW, &format!("{what} down, {name}"), run)?;
+                same_file(&src, &got.join("big.bin"))?;
+                measure::remove(&got)?;
+                self.clean(&prefix)?;
+            }
+        }
+        Ok(t)
+    }
+
+    /// The small files up and down, each contender in turn.
+    fn small(&self) -> Result<Transfer> {
+        let src = self.dir.join("small");
+        let mut t = Transfer::new(2);
+        for run in 1..=self.ctx.runs {
+            for (i, name) in ["arca", "mlflow"].iter().enumerate() {
+                let prefix = format!("small/{name}-r{run}");
+                let got = self.dir.join(format!("down-small-{name}-r{run}"));
+                let uri = self.server.uri(&prefix);
+                let (up, down) = if i == ARCA {
+                    (
+                        self.arca([os("cp"), os("-r"), os(&src), os(&uri)]),
+                        self.arca([os("cp"), os("-r"), os(&uri), os(&got)]),
+                    )
+                } else {
+                    (
+                        self.mlflow([os("up-dir"), os(&src), os(&uri)]),
+                        self.mlflow([os("down"), os(&uri), os(&got)]),
+                    )
+                };
+                let what = format!("{} × 64 KiB", self.sizes.files);
+                self.step(&mut t.up[i], up, i == MLFLOW, &format!("{what} up, {name}"), run)?;
+                self.step(&mut t.down[i], down, i == MLFLOW, &format!("{what} down, {name}"), run)?;
+                same_tree(&src, &got)?;
+                self.clean(&prefix)?;
+            }
+        }
+        Ok(t)
+    }
+}
+
+/// Runs the benchmark of `cloud`.
+pub fn run(ctx: &Ctx, machine: &Machine, cloud: Cloud, sizes: Sizes) -> Result {
+    let python = crate::python::ensure_venv()?;
+    let dir = ctx.work.join(cloud.name());
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let script = dir.join("cloud_bench.py");
+    project::write(&script, SCRIPT)?;
+    let server = match cloud {
+        Cloud::Azure => Server::Azure(Azurite::start()?),
+        Cloud::Gcs => {
+            let mut cmd = project::cargo();
+            cmd.args(["build", "--release", "-p", "arca-tests", "--bin", "gcs-xml-server"]);
+            proc::run(&mut cmd, &Output::Inherit)?;
+            let program = ctx.release.join(project::executable_file("gcs-xml-server"));
+            Server::Gcs(GcsServer::start(&program)?)
+        }
+    };
+    let bench = Bench {
+        ctx,
+        cloud,
+        sizes,
+        server,
+        dir,
+        python,
+        script,
+    };
+    eprintln!(
+        "bench: writing {} and {} × 64 KiB to {}",
+        sizes.big_shown(),
+        sizes.files,
+        bench.dir.display()
+    );
+    data::big_file(&bench.dir.join("big.bin"), sizes.big_bytes())?;
+    data::flat_dir(&bench.dir.join("small"), sizes.files, FILE_BYTES)?;
+    proc::sync(&ctx.logs)?;
+
+    let big = bench.big()?;
+    let small = bench.small()?;
+    let software = software(&bench)?;
+    let doc = document(&bench, machine, &big, &small, software);
+    println!();
+    for s in &doc.sections {
+        println!("{}", s.text());
+    }
+    let path = doc.write()?;
+    println!("wrote the {} part of {}", cloud.name(), project::display(&path));
+    Ok(())
+}
+
+/// The versions of what is measured.
+fn software(b: &Bench<'_>) -> Result<Vec<(String, String)>> {
+    let logs = &b.ctx.logs;
+    let version = |module: &str| -> Result<String> {
+        let code = format!("import importlib.metadata as m; print(m.version('{module}'))");
+        let out = proc::stdout(Command::new(&b.python).args(["-c", &code]), logs)?;
+        Ok(out.trim().to_owned())
+    };
+    let mut rows = vec![("MLflow".to_owned(), format!("{} (PyPI)", version("mlflow")?))];
+    match b.cloud {
+        Cloud::Azure => {
+            rows.push((
+                "azure-storage-blob".to_owned(),
+                format!("{} (PyPI)", version("azure-storage-blob")?),
+            ));
+            rows.push(("Azurite".to_owned(), format!("{} (npm), on disk", azurite::VERSION)));
+            let node = proc::stdout(Command::new("node").arg("--version"), logs)?;
+            rows.push(("Node".to_owned(), node.trim().to_owned()));
+        }
+        Cloud::Gcs => {
+            rows.push((
+                "google-cloud-storage".to_owned(),
+                format!("{} (PyPI)", version("google-cloud-storage")?),
+            ));
+            rows.push((
+                "Server".to_owned(),
+                "`gcs-xml-server` (tests/gcs, release build), in memory".to_owned(),
+            ));
+        }
+    }
+    Ok(rows)
+}
+
+fn rate(bytes: f64, t: &Timed) -> String {
+    format!("{:.0} MB/s", bytes / t.median() / 1e6)
+}
+
+fn section(title: String, intro: String, t: &Transfer, bytes: f64, labels: [[&str; 2]; 2]) -> Section {
+    let mut rows = Vec::new();
+    let mut commands = Vec::new();
+    for (dir, timed) in [("up", &t.up), ("down", &t.down)] {
+        for (i, label) in labels.iter().enumerate() {
+            let tm = &timed[i];
+            let ratio = timed[MLFLOW].median() / tm.median();
+            rows.push(vec![
+                dir.to_owned(),
+                label[usize::from(dir == "down")].to_owned(),
+                format!("{:.2} s", tm.median()),
+                rate(bytes, tm),
+                format!("{ratio:.2}×"),
+                format!("{:.2} s", tm.cpu_median()),
+                format!("{:.2} s", tm.server_cpu_median()),
+            ]);
+            commands.push((
+                format!("{dir}, {}", label[usize::from(dir == "down")]),
+                tm.command.clone(),
+            ));
+        }
+    }
+    Section {
+        title,
+        intro,
+        headers: vec!["", "Contender", "Time", "Rate", "vs MLflow", "Client CPU", "Server CPU"],
+        rows,
+        commands,
+    }
+}
+
+fn document<'a>(
+    b: &Bench<'_>,
+    machine: &'a Machine,
+    big: &Transfer,
+    small: &Transfer,
+    software: Vec<(String, String)>,
+) -> Document<'a> {
+    let name = b.cloud.name();
+    let runs = match b.ctx.runs {
+        1 => "a single run".to_owned(),
+        n => format!("the median of {n} runs"),
+    };
+    let command = format!("cargo xtask bench {name}{}", b.sizes.flags());
+    let command = match b.ctx.runs {
+        3 => command,
+        n => format!("{command} --runs {n}"),
+    };
+    let server = match b.cloud {
+        Cloud::Azure => "Azurite (Microsoft's emulator), storing on the local disk",
+        Cloud::Gcs => {
+            "the project's GCS server (`tests/gcs`), in memory; MLflow's client speaks its JSON API (with a token \
+             exchange), Arca its XML API"
+        }
+    };
+    let repo = match b.cloud {
+        Cloud::Azure => "`AzureBlobArtifactRepository` (azure-storage-blob)",
+        Cloud::Gcs => "`GCSArtifactRepository` (google-cloud-storage)",
+    };
+    let intro = format!(
+        "Arca against MLflow's own {repo}, both against one server started for the run: {server}. Each figure is \
+         {runs}; the contenders take turns run by run. Every download is compared byte for byte with its source \
+         and what a run stored is deleted, outside the timing. `arca`'s time is its whole process (start-up and \
+         plugin loading included); MLflow's is the transfer call alone, timed inside its process. Client and server \
+         CPU are user + system seconds during the run; the server runs on the same machine, so its CPU is part of \
+         every figure."
+    );
+    let big_bytes = b.sizes.big_bytes() as f64;
+    let small_bytes = (b.sizes.files * FILE_BYTES) as f64;
+    let labels = [
+        ["arca cp", "arca cp"],
+        ["MLflow log_artifact", "MLflow download_artifacts"],
+    ];
+    let small_labels = [
+        ["arca cp -r", "arca cp -r"],
+        ["MLflow log_artifacts", "MLflow download_artifacts"],
+    ];
+    let sections = vec![
+        section(
+            format!("A {} file", b.sizes.big_shown()),
+            "One file up, then down.".to_owned(),
+            big,
+            big_bytes,
+            labels,
+        ),
+        section(
+            format!("{} files of 64 KiB", report::thousands(b.sizes.files as u64)),
+            "One directory of files up, then down.".to_owned(),
+            small,
+            small_bytes,
+            small_labels,
+        ),
+    ];
+    let ratio = |t: &[Timed]| t[MLFLOW].median() / t[ARCA].median();
+    let verdict = |r: f64, target: f64| if r >= target { "met" } else { "**not met**" };
+    let notes = table(
+        &["Workload", "Arca vs MLflow", "Target", ""],
+        &[
+            vec![
+                "large file, up".to_owned(),
+                format!("{:.2}×", ratio(&big.up)),
+                "≥ 1.5×".to_owned(),
+                verdict(ratio(&big.up), 1.5).to_owned(),
+            ],
+            vec![
+                "large file, down".to_owned(),
+                format!("{:.2}×", ratio(&big.down)),
+                "≥ 1.5×".to_owned(),
+                verdict(ratio(&big.down), 1.5).to_owned(),
+            ],
+            vec![
+                "small files, up".to_owned(),
+                format!("{:.2}×", ratio(&small.up)),
+                "≥ 5×".to_owned(),
+                verdict(ratio(&small.up), 5.0).to_owned(),
+            ],
+            vec![
+                "small files, down".to_owned(),
+                format!("{:.2}×", ratio(&small.down)),
+                "≥ 5×".to_owned(),
+                verdict(ratio(&small.down), 5.0).to_owned(),
+            ],
+        ],
+    );
+    let busy = |t: &Timed| (t.cpu_median() + t.server_cpu_median()) / t.median();
+    let notes = format!(
+        "{notes}\nWhere the time goes: the client and the server together kept {:.1} of the machine's CPUs busy \
+         during Arca's large upload ({:.1} during MLflow's), {:.1} during Arca's large download ({:.1} during \
+         MLflow's); a figure near the number of CPUs means the machine, not the protocol, bounds the run.",
+        busy(&big.up[ARCA]),
+        busy(&big.up[MLFLOW]),
+        busy(&big.down[ARCA]),
+        busy(&big.down[MLFLOW]),
+    );
+    Document {
+        name,
+        title: b.cloud.title(),
+        intro,
+        command,
+        date: report::utc_now(),
+        machine,
+        software,
+        sections,
+        notes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratios_compare_with_mlflow() {
+        let t = |secs: f64| Timed {
+            secs: vec![secs],
+            ..Timed::default()
+        };
+        let transfer = Transfer {
+            up: vec![t(1.0), t(3.0)],
+            down: vec![t(2.0), t(2.0)],
+        };
+        let s = section("x".into(), String::new(), &transfer, 3e6, [["a", "a"], ["m", "m"]]);
+        assert_eq!(s.rows[0][4], "3.00×");
+        assert_eq!(s.rows[0][3], "3 MB/s");
+        assert_eq!(s.rows[2][4], "1.00×");
+    }
+}
