@@ -109,16 +109,7 @@ impl Server {
     }
 
     fn check_signed_url(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<(), Refusal> {
-        let pairs: Vec<(String, String)> = uri
-            .query()
-            .unwrap_or("")
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (crate::decode(k, true), crate::decode(v, true))
-            })
-            .collect();
+        let pairs = crate::query_pairs(uri.query().unwrap_or(""));
         let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
         let bad = |m: &str| refuse(StatusCode::BAD_REQUEST, "InvalidArgument", m);
         if get("X-Goog-Algorithm") != Some("GOOG4-RSA-SHA256") {

@@ -85,11 +85,7 @@ fn md5_of(o: &Object) -> Option<String> {
 
 /// The OAuth token endpoint: checks the JWT assertion, hands out a token.
 pub(crate) fn token(server: &Server, body: &[u8]) -> Response {
-    let form: HashMap<String, String> = String::from_utf8_lossy(body)
-        .split('&')
-        .filter_map(|p| p.split_once('='))
-        .map(|(k, v)| (decode(k, true), decode(v, true)))
-        .collect();
+    let form: HashMap<String, String> = crate::query_pairs(&String::from_utf8_lossy(body)).into_iter().collect();
     let Some(assertion) = form.get("assertion") else {
         return json(
             StatusCode::BAD_REQUEST,
@@ -123,16 +119,7 @@ pub(crate) fn route(data: &mut Data, method: &Method, uri: &Uri, headers: &Heade
         .unwrap_or("127.0.0.1");
     let base = format!("http://{host}");
     let path = uri.path();
-    let query: HashMap<String, String> = uri
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k, true), decode(v, true))
-        })
-        .collect();
+    let query: HashMap<String, String> = crate::query_pairs(uri.query().unwrap_or("")).into_iter().collect();
     let (kind, rest) = if let Some(r) = path.strip_prefix("/upload/storage/v1/b/") {
         ("upload", r)
     } else if let Some(r) = path.strip_prefix("/download/storage/v1/b/") {

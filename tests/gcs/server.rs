@@ -220,6 +220,18 @@ fn respond(status: StatusCode, headers: &[(&str, String)], body: Bytes) -> Respo
     r
 }
 
+/// The decoded `key=value` pairs of a query string (or a form body).
+fn query_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k, true), decode(v, true))
+        })
+        .collect()
+}
+
 /// Percent-decodes a URL path segment or query component (`+` is a space
 /// only in queries).
 fn decode(s: &str, plus_is_space: bool) -> String {
@@ -317,16 +329,7 @@ async fn handle(State(server): State<Shared>, method: Method, uri: Uri, headers:
         Some((b, k)) => (decode(b, false), decode(k, false)),
         None => (decode(path, false), String::new()),
     };
-    let query: HashMap<String, String> = uri
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k, true), decode(v, true))
-        })
-        .collect();
+    let query: HashMap<String, String> = query_pairs(uri.query().unwrap_or("")).into_iter().collect();
     let mut data = match server.data.lock() {
         Ok(d) => d,
         Err(p) => p.into_inner(),

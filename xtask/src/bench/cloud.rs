@@ -23,8 +23,7 @@ use super::measure;
 use super::proc::{self, Output};
 use super::report::{self, Machine, Section, table};
 use super::s3::Sizes;
-use super::stat::number;
-use super::timing::{TICKS_PER_SEC, Timed, Transfer, clone, cpu_seconds, server_ticks, under_time};
+use super::timing::{Runner, Timed, Transfer};
 use super::verify::{same_file, same_tree};
 use crate::project::{self, Result};
 use crate::servers::azurite::{self, Azurite};
@@ -137,45 +136,20 @@ impl Bench<'_> {
         .map(drop)
     }
 
-    /// Runs one timed command, `sync` first, and records it.
+    /// Runs one timed command and records it (see [`Runner::step`]).
     fn step(&self, t: &mut Timed, cmd: Command, python: bool, what: &str, run: usize) -> Result {
-        let logs = &self.ctx.logs;
-        let cpu_file = logs.join("cpu.txt");
-        let mut timed = if python {
-            clone(&cmd)
-        } else {
-            under_time(&cmd, &cpu_file)
+        let runner = Runner {
+            logs: &self.ctx.logs,
+            runs: self.ctx.runs,
+            script: "cloud_bench.py",
+            servers: self.server.processes(),
+            server_label: "server",
         };
-        proc::sync(logs)?;
-        let before = server_ticks(self.server.processes());
-        let wall = proc::run(&mut timed, &Output::Logged(logs))?.as_secs_f64();
-        let server_cpu = server_ticks(self.server.processes()).saturating_sub(before) as f64 / TICKS_PER_SEC;
-        let (secs, cpu) = if python {
-            let out = logs.join("stdout.log");
-            let text = std::fs::read_to_string(&out).map_err(|e| format!("cannot read {}: {e}", out.display()))?;
-            let field = |key: &str| {
-                number(&text, key).ok_or_else(|| format!("cloud_bench.py printed no `{key}`: {}", text.trim()))
-            };
-            (field("secs")?, field("cpu")?)
-        } else {
-            (wall, cpu_seconds(&cpu_file)?)
-        };
-        eprintln!(
-            "bench: {what:<44} run {run}/{}: {secs:>8.3} s (process {wall:.3} s; CPU: client {cpu:.2} s, server {server_cpu:.2} s)",
-            self.ctx.runs
-        );
-        if t.secs.is_empty() {
-            let words: Vec<String> = std::iter::once(cmd.get_program())
-                .chain(cmd.get_args())
-                .map(|w| self.ctx.shown(w.to_string_lossy().into_owned()))
-                .collect();
-            t.command = words.join(" ");
-        }
-        t.secs.push(secs);
-        t.process.push(wall);
-        t.cpu.push(cpu);
-        t.server_cpu.push(server_cpu);
-        Ok(())
+        let words: Vec<String> = std::iter::once(cmd.get_program())
+            .chain(cmd.get_args())
+            .map(|w| self.ctx.shown(w.to_string_lossy().into_owned()))
+            .collect();
+        runner.step(t, cmd, python, what, run, words.join(" "))
     }
 
     /// The large file up and down, each contender in turn.

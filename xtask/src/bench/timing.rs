@@ -3,7 +3,9 @@
 //! a command is run under GNU time.
 
 use crate::bench::measure::{GNU_TIME, median};
+use crate::bench::proc::{self, Output};
 use crate::bench::procfs::processes;
+use crate::bench::stat::number;
 use crate::project::Result;
 use std::path::Path;
 use std::process::Command;
@@ -112,4 +114,60 @@ pub fn server_ticks(names: &[&str]) -> u64 {
         })
         .map(|p| p.ticks)
         .sum()
+}
+
+/// How a benchmark times its commands.
+pub struct Runner<'a> {
+    /// Where command output goes (`stdout.log`, GNU time's `cpu.txt`).
+    pub logs: &'a Path,
+    /// Runs per contender, for the progress lines.
+    pub runs: usize,
+    /// The Python contenders' script, named when its output is wrong.
+    pub script: &'a str,
+    /// The servers' process names (their CPU time is recorded) and how the
+    /// progress lines call them.
+    pub servers: &'a [&'a str],
+    pub server_label: &'a str,
+}
+
+impl Runner<'_> {
+    /// Runs one timed command, `sync` first, and records it in `t`: a
+    /// Python contender's figure is what it prints (`{"secs", "cpu"}`),
+    /// `arca`'s its process's wall time, its CPU from GNU time. `shown` is
+    /// the command as the report shows it.
+    pub fn step(&self, t: &mut Timed, cmd: Command, python: bool, what: &str, run: usize, shown: String) -> Result {
+        let cpu_file = self.logs.join("cpu.txt");
+        let mut timed = if python {
+            clone(&cmd)
+        } else {
+            under_time(&cmd, &cpu_file)
+        };
+        proc::sync(self.logs)?;
+        let before = server_ticks(self.servers);
+        let wall = proc::run(&mut timed, &Output::Logged(self.logs))?.as_secs_f64();
+        let server_cpu = server_ticks(self.servers).saturating_sub(before) as f64 / TICKS_PER_SEC;
+        let (secs, cpu) = if python {
+            let out = self.logs.join("stdout.log");
+            let text = std::fs::read_to_string(&out).map_err(|e| format!("cannot read {}: {e}", out.display()))?;
+            let field = |key: &str| {
+                number(&text, key).ok_or_else(|| format!("{} printed no `{key}`: {}", self.script, text.trim()))
+            };
+            (field("secs")?, field("cpu")?)
+        } else {
+            (wall, cpu_seconds(&cpu_file)?)
+        };
+        eprintln!(
+            "bench: {what:<48} run {run}/{}: {secs:>8.3} s (process {wall:.3} s; CPU: client {cpu:.2} s, {} \
+             {server_cpu:.2} s)",
+            self.runs, self.server_label
+        );
+        if t.secs.is_empty() {
+            t.command = shown;
+        }
+        t.secs.push(secs);
+        t.process.push(wall);
+        t.cpu.push(cpu);
+        t.server_cpu.push(server_cpu);
+        Ok(())
+    }
 }

@@ -24,9 +24,7 @@
 
 use super::Bench;
 use crate::bench::measure;
-use crate::bench::proc::{self, Output};
-use crate::bench::stat::number;
-use crate::bench::timing::{TICKS_PER_SEC, clone, cpu_seconds, server_ticks, under_time};
+use crate::bench::timing::Runner;
 pub use crate::bench::timing::{Timed, Transfer};
 use crate::bench::verify::{same_file, same_tree};
 use crate::project::Result;
@@ -150,42 +148,13 @@ fn step_both(
 }
 
 fn step(b: &Bench<'_>, t: &mut Timed, cmd: Command, python: bool, what: &str, run: usize) -> Result {
-    let logs = &b.ctx.logs;
-    let cpu_file = logs.join("cpu.txt");
-    let mut timed = if python {
-        clone(&cmd)
-    } else {
-        under_time(&cmd, &cpu_file)
+    let runner = Runner {
+        logs: &b.ctx.logs,
+        runs: b.ctx.runs,
+        script: "s3_bench.py",
+        servers: DAEMONS,
+        server_label: "Ceph",
     };
-    proc::sync(logs)?;
-    let ceph_before = ceph_ticks();
-    let wall = proc::run(&mut timed, &Output::Logged(logs))?.as_secs_f64();
-    let server_cpu = ceph_ticks().saturating_sub(ceph_before) as f64 / TICKS_PER_SEC;
-    let (secs, cpu) = if python {
-        let out = logs.join("stdout.log");
-        let text = std::fs::read_to_string(&out).map_err(|e| format!("cannot read {}: {e}", out.display()))?;
-        let field =
-            |key: &str| number(&text, key).ok_or_else(|| format!("s3_bench.py printed no `{key}`: {}", text.trim()));
-        (field("secs")?, field("cpu")?)
-    } else {
-        (wall, cpu_seconds(&cpu_file)?)
-    };
-    eprintln!(
-        "bench: {what:<48} run {run}/{}: {secs:>8.3} s (process {wall:.3} s; CPU: client {cpu:.2} s, Ceph \
-         {server_cpu:.2} s)",
-        b.ctx.runs
-    );
-    if t.secs.is_empty() {
-        t.command = b.shown(&cmd);
-    }
-    t.secs.push(secs);
-    t.process.push(wall);
-    t.cpu.push(cpu);
-    t.server_cpu.push(server_cpu);
-    Ok(())
-}
-
-/// The CPU time, in clock ticks, of the Ceph daemons this process started.
-fn ceph_ticks() -> u64 {
-    server_ticks(DAEMONS)
+    let shown = b.shown(&cmd);
+    runner.step(t, cmd, python, what, run, shown)
 }
