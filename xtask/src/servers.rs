@@ -9,6 +9,7 @@
 
 pub mod azurite;
 pub mod ceph;
+pub mod ftp;
 pub mod gcs;
 
 use std::fs::File;

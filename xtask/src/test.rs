@@ -22,6 +22,7 @@ use crate::project::{self, Profile, Result};
 use crate::python;
 use crate::servers::azurite::{self, Azurite};
 use crate::servers::ceph::{self, Ceph};
+use crate::servers::ftp::FtpServer;
 use crate::servers::gcs::GcsServer;
 use crate::tidy;
 
@@ -84,6 +85,15 @@ pub fn run(args: &[String]) -> Result {
             None
         }
     };
+    // The venv is made before the Rust tests: pyftpdlib runs from it.
+    let python = match python::ensure_venv() {
+        Ok(p) => Some(p),
+        Err(e) => {
+            step(Err(e));
+            None
+        }
+    };
+    let mut ftp = start_ftp(python.as_deref(), &mut step);
     let mut server_env: Vec<(&str, String)> = Vec::new();
     let mut extra_uris: Vec<String> = Vec::new();
     if let Some(ceph) = &ceph {
@@ -98,6 +108,13 @@ pub fn run(args: &[String]) -> Result {
     if let Some(gcs) = &gcs {
         server_env.extend(gcs.env());
         extra_uris.push(GcsServer::conformance_uri());
+    }
+    for server in &ftp {
+        extra_uris.push(server.uri("conformance"));
+    }
+    // The Python suite's FTP destination: pure-ftpd where it runs.
+    if let Some(server) = ftp.first() {
+        server_env.push(("ARCA_FTP_TEST_URI", server.uri("")));
     }
     {
         let mut cmd = project::cargo();
@@ -122,6 +139,7 @@ pub fn run(args: &[String]) -> Result {
         ceph = None;
         azure = None;
         gcs = None;
+        ftp = Vec::new();
     }
     match plugins::example_manifests(&plugins::all()) {
         Ok(examples) => {
@@ -137,12 +155,13 @@ pub fn run(args: &[String]) -> Result {
         }
         Err(e) => step(Err(e)),
     }
-    if with_python {
-        step(python::ensure_venv().and_then(|py| python::run_pytest(&py, &arca, &manifest, &server_env)));
+    if with_python && let Some(py) = &python {
+        step(python::run_pytest(py, &arca, &manifest, &server_env));
     }
     drop(ceph);
     drop(azure);
     drop(gcs);
+    drop(ftp);
     step(tidy::run(&[]));
 
     match failed.len() {
@@ -186,6 +205,31 @@ fn start_s3() -> Result<Option<Ceph>> {
          `apt-get install radosgw ceph-mon ceph-osd` to test it"
     );
     Ok(None)
+}
+
+/// Starts the FTP servers: pure-ftpd where it can run (root; required
+/// under CI, where `.ci/run` installs it), then pyftpdlib from the venv.
+fn start_ftp(python: Option<&std::path::Path>, step: &mut impl FnMut(Result)) -> Vec<FtpServer> {
+    let mut servers = Vec::new();
+    if FtpServer::pure_ftpd_available() {
+        match FtpServer::pure_ftpd() {
+            Ok(s) => servers.push(s),
+            Err(e) => step(Err(format!("cannot start pure-ftpd for the ftp tests: {e}"))),
+        }
+    } else if std::env::var_os("CI").is_some() {
+        step(Err(
+            "CI is set but pure-ftpd cannot run (it needs the Debian package and root; .ci/run installs it)".to_owned(),
+        ));
+    } else {
+        eprintln!("warning: pure-ftpd is not installed or this is not root, so the ftp plugin runs on pyftpdlib only");
+    }
+    if let Some(python) = python {
+        match FtpServer::pyftpdlib(python) {
+            Ok(s) => servers.push(s),
+            Err(e) => step(Err(format!("cannot start pyftpdlib for the ftp tests: {e}"))),
+        }
+    }
+    servers
 }
 
 /// Starts Azurite for the conformance suite's `wasbs://` run when Node,

@@ -169,7 +169,7 @@ mod tests {
         assert_eq!(parse_mlsx("type=cdir; ."), None);
         assert_eq!(parse_mlsx("type=pdir; .."), None);
         assert_eq!(
-            parse_mlsx(" type=file;size=3; /home/x/f.txt").map(|e| e.name),
+            parse_mlsx(" type=file;size=3; /d/x/f.txt").map(|e| e.name),
             Some("f.txt".into())
         );
     }

@@ -1,0 +1,170 @@
+//! FTP servers for the FTP plugin's conformance runs, two of them because
+//! FTP servers differ in their listings and replies:
+//!
+//! - pure-ftpd (Debian's `pure-ftpd`), a production server: a virtual user
+//!   chrooted to a fresh directory, passive ports from a free range. It must
+//!   run as root (as a user it answers `PASS` with "421 Sorry, but I can't
+//!   trust you"), so it is started only when this process is root;
+//! - pyftpdlib (PyPI, in the test venv), which runs as anyone.
+//!
+//! Both bind 127.0.0.1, in the foreground, stopped by PID; the user's
+//! password holds a `:`, so the URIs carry it percent-encoded.
+
+use super::{Daemon, free_port, free_port_range, installed, run_until, wait_tcp};
+use crate::project;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The test user and its password (percent-encoded in URIs).
+pub const USER: &str = "arca";
+pub const PASSWORD: &str = "s3cr:t";
+const PASSWORD_IN_URI: &str = "s3cr%3At";
+/// How many passive ports each server gets.
+const PASSIVE_PORTS: u16 = 16;
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A running FTP server; dropping it stops it and removes its directory.
+#[derive(Debug)]
+pub struct FtpServer {
+    pub name: &'static str,
+    pub port: u16,
+    dir: PathBuf,
+    daemon: Option<Daemon>,
+}
+
+impl FtpServer {
+    /// `ftp://arca:…@127.0.0.1:PORT/path`.
+    pub fn uri(&self, path: &str) -> String {
+        format!("ftp://{USER}:{PASSWORD_IN_URI}@127.0.0.1:{}/{path}", self.port)
+    }
+
+    fn dir(name: &str) -> Result<PathBuf, String> {
+        let dir = project::target_dir()
+            .join("servers")
+            .join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("home")).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        Ok(dir)
+    }
+
+    fn ready(mut self, log: &Path, started: Instant) -> Result<Self, String> {
+        wait_tcp(self.port, started + START_TIMEOUT, self.name)?;
+        if let Some(d) = self.daemon.as_mut() {
+            d.check_alive(log)?;
+        }
+        eprintln!(
+            "{} ready on 127.0.0.1:{} in {:.1} s",
+            self.name,
+            self.port,
+            started.elapsed().as_secs_f64()
+        );
+        Ok(self)
+    }
+
+    /// pyftpdlib from the venv's `python`.
+    pub fn pyftpdlib(python: &Path) -> Result<Self, String> {
+        let started = Instant::now();
+        let dir = Self::dir("pyftpdlib")?;
+        let port = free_port()?;
+        let passive = free_port_range(PASSIVE_PORTS)?;
+        let log = dir.join("pyftpdlib.log");
+        let daemon = Daemon::start(
+            "pyftpdlib",
+            Command::new(python)
+                .args([
+                    "-m",
+                    "pyftpdlib",
+                    "-i",
+                    "127.0.0.1",
+                    "-p",
+                    &port.to_string(),
+                    "-w",
+                    "-d",
+                ])
+                .arg(dir.join("home"))
+                .args(["-u", USER, "-P", PASSWORD, "-r"])
+                .arg(format!("{passive}-{}", passive + PASSIVE_PORTS - 1)),
+            &log,
+        )?;
+        Self {
+            name: "pyftpdlib",
+            port,
+            dir,
+            daemon: Some(daemon),
+        }
+        .ready(&log, started)
+    }
+
+    /// Whether pure-ftpd can run here: installed, and this process is root.
+    pub fn pure_ftpd_available() -> bool {
+        installed("pure-ftpd") && installed("pure-pw") && installed("openssl") && is_root()
+    }
+
+    /// pure-ftpd with one virtual user.
+    pub fn pure_ftpd() -> Result<Self, String> {
+        let started = Instant::now();
+        let dir = Self::dir("pure-ftpd")?;
+        let port = free_port()?;
+        let passive = free_port_range(PASSIVE_PORTS)?;
+        let log = dir.join("pure-ftpd.log");
+        // SHA-512 crypt: pure-pw's default argon2id costs seconds of CPU per login.
+        let hash = Command::new("openssl")
+            .args(["passwd", "-6", PASSWORD])
+            .output()
+            .map_err(|e| format!("cannot run openssl: {e}"))?;
+        let hash = String::from_utf8_lossy(&hash.stdout).trim().to_owned();
+        let home = dir.join("home");
+        // The virtual user's files belong to nobody (65534).
+        run_until(
+            Command::new("chown").args(["65534:65534"]).arg(&home),
+            started + START_TIMEOUT,
+            &log,
+            "chown of the pure-ftpd home",
+        )?;
+        let passwd = dir.join("pureftpd.passwd");
+        project::write(
+            &passwd,
+            &format!("{USER}:{hash}:65534:65534::{}/./::::::::::::\n", home.display()),
+        )?;
+        let pdb = dir.join("pureftpd.pdb");
+        run_until(
+            Command::new("pure-pw").arg("mkdb").arg(&pdb).arg("-f").arg(&passwd),
+            started + START_TIMEOUT,
+            &log,
+            "pure-pw mkdb",
+        )?;
+        let conf = dir.join("pure-ftpd.conf");
+        project::write(
+            &conf,
+            &format!(
+                "Bind 127.0.0.1,{port}\nPassivePortRange {passive} {}\nForcePassiveIP 127.0.0.1\nPureDB {}\n\
+                 NoAnonymous yes\nChrootEveryone yes\nDontResolve yes\nIPV4Only yes\nDisplayDotFiles yes\n",
+                passive + PASSIVE_PORTS - 1,
+                pdb.display()
+            ),
+        )?;
+        let daemon = Daemon::start("pure-ftpd", Command::new("pure-ftpd").arg(&conf), &log)?;
+        Self {
+            name: "pure-ftpd",
+            port,
+            dir,
+            daemon: Some(daemon),
+        }
+        .ready(&log, started)
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+impl Drop for FtpServer {
+    fn drop(&mut self) {
+        drop(self.daemon.take());
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
