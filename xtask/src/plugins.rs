@@ -52,7 +52,7 @@ pub const PLUGINS: &[Plugin] = &[
     plugin("s3",     "arca-plugin-s3",     "arca_plugin_s3",     &["s3"],     Workspace),
     plugin("azure",  "arca-plugin-azure",  "arca_plugin_azure",  &["wasbs", "abfss"], Workspace),
     plugin("gcs",    "arca-plugin-gcs",    "arca_plugin_gcs",    &["gs"],     Workspace),
-    plugin("ftp",    "arca-plugin-ftp",    "arca_plugin_ftp",    &["ftp"],    Workspace),
+    plugin("ftp",    "arca-plugin-ftp",    "arca_plugin_ftp",    &["ftp", "ftps"], Workspace),
 ];
 
 impl Plugin {

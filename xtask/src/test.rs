@@ -111,6 +111,13 @@ pub fn run(args: &[String]) -> Result {
     }
     for server in &ftp {
         extra_uris.push(server.uri("conformance"));
+        // FTPS, trusting the server's self-signed certificate through the
+        // plugin's `ca_bundle` variable.
+        if let (Some(uri), Some(cert)) = (server.tls_uri("conformance-tls"), &server.certificate) {
+            extra_uris.push(uri);
+            server_env.push(("MLFLOW_TRACKING_SERVER_CERT_PATH", cert.display().to_string()));
+            server_env.push(("ARCA_FTPS_TEST_URI", server.tls_uri("").unwrap_or_default()));
+        }
     }
     // The Python suite's FTP destination: pure-ftpd where it runs.
     if let Some(server) = ftp.first() {

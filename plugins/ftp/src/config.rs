@@ -29,6 +29,12 @@ pub struct FtpConfig {
     pub timeout: Option<Duration>,
     /// Control connections kept at most.
     pub max_connections: usize,
+    /// `ftps://`: explicit TLS on the control and data connections.
+    pub tls: bool,
+    /// Accept any TLS certificate.
+    pub ignore_tls: bool,
+    /// A PEM file of extra root certificates.
+    pub ca_bundle: Option<String>,
 }
 
 impl fmt::Debug for FtpConfig {
@@ -41,6 +47,9 @@ impl fmt::Debug for FtpConfig {
             .field("root", &self.root)
             .field("timeout", &self.timeout)
             .field("max_connections", &self.max_connections)
+            .field("tls", &self.tls)
+            .field("ignore_tls", &self.ignore_tls)
+            .field("ca_bundle", &self.ca_bundle)
             .finish()
     }
 }
@@ -101,12 +110,13 @@ impl FtpConfig {
     pub fn parse_with_env(uri: &str, mut config: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<Self> {
         let expected = || {
             Error::invalid_input(format!(
-                "not an ftp URI: {} (expected ftp://user[:password]@host[:port]/path)",
+                "not an ftp URI: {} (expected ftp://user[:password]@host[:port]/path, or ftps:// for TLS)",
                 redacted(uri)
             ))
         };
-        let rest = match uri.split_once("://") {
-            Some((s, rest)) if s.eq_ignore_ascii_case("ftp") => rest,
+        let (tls, rest) = match uri.split_once("://") {
+            Some((s, rest)) if s.eq_ignore_ascii_case("ftp") => (false, rest),
+            Some((s, rest)) if s.eq_ignore_ascii_case("ftps") => (true, rest),
             _ => return Err(expected()),
         };
         let rest = &rest[..rest.find(['?', '#']).unwrap_or(rest.len())];
@@ -175,6 +185,21 @@ impl FtpConfig {
                 _ => return Err(invalid(format!("max_connections must be 1 to 256, got {v:?}"))),
             },
         };
+        let setting = |config: &mut Config, key: &str, var: &'static str| {
+            config
+                .take(key)
+                .map(|v| (v, format!("configuration key {key}")))
+                .or_else(|| env(var).filter(|v| !v.trim().is_empty()).map(|v| (v, var.to_owned())))
+        };
+        let ignore_tls = match setting(&mut config, "ignore_tls", "MLFLOW_TRACKING_INSECURE_TLS") {
+            None => false,
+            Some((v, from)) => match v.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => true,
+                "false" | "0" | "no" | "off" | "" => false,
+                _ => return Err(invalid(format!("invalid boolean for {from} (expected true or false)"))),
+            },
+        };
+        let ca_bundle = setting(&mut config, "ca_bundle", "MLFLOW_TRACKING_SERVER_CERT_PATH").map(|(v, _)| v);
         config.finish()?;
         Ok(Self {
             host,
@@ -184,12 +209,16 @@ impl FtpConfig {
             root,
             timeout,
             max_connections,
+            tls,
+            ignore_tls,
+            ca_bundle,
         })
     }
 
-    /// `ftp://user@host:port`, never with the password.
+    /// `ftp://user@host:port` (`ftps://…`), never with the password.
     pub fn server(&self) -> String {
-        format!("ftp://{}@{}:{}", self.user, self.host, self.port)
+        let scheme = if self.tls { "ftps" } else { "ftp" };
+        format!("{scheme}://{}@{}:{}", self.user, self.host, self.port)
     }
 }
 

@@ -31,6 +31,8 @@ pub(crate) fn ftp_error(action: &str, server: &str, path: &str, e: &FtpError) ->
         (_, Some(552)) => (ErrorKind::UNAVAILABLE, false),
         (_, Some(500 | 502)) => (ErrorKind::UNSUPPORTED, false),
         (FtpError::ConnectionError(_) | FtpError::DataConnectionAlreadyOpen, _) => (ErrorKind::UNAVAILABLE, true),
+        // A TLS failure (an untrusted certificate) is fixed by configuration.
+        (FtpError::SecureError(_), _) => (ErrorKind::UNAVAILABLE, false),
         _ => (ErrorKind::UNEXPECTED, false),
     };
     let hint = if kind == ErrorKind::UNAUTHENTICATED {

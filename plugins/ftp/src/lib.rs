@@ -33,8 +33,18 @@
 //! | `timeout` | `MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT` | none | Seconds a command or a transfer may go without progress (an idle timeout, never a limit on a whole transfer). A timeout is temporary, retried by the host. |
 //! | `max_connections` | — | 8 | Control connections a store keeps, at most: one per operation or transfer in flight; idle ones are reused. |
 //!
-//! Any other configuration key is refused by name. FTPS (`ftps://`, explicit
-//! TLS) is not served yet.
+//! | `ignore_tls` | `MLFLOW_TRACKING_INSECURE_TLS` | `false` | `ftps://`: accept any certificate. |
+//! | `ca_bundle` | `MLFLOW_TRACKING_SERVER_CERT_PATH` | system roots | `ftps://`: a PEM file of extra root certificates. |
+//!
+//! Any other configuration key is refused by name.
+//!
+//! ## FTPS
+//!
+//! `ftps://…` is explicit TLS (`AUTH TLS`, then `PBSZ 0` and `PROT P`, so
+//! the data connections are encrypted too), on rustls with the aws-lc
+//! provider like the other plugins' HTTPS. The certificate must chain to the
+//! system's roots or `ca_bundle`, and name the host; an untrusted one is
+//! refused with an error that names both settings.
 
 mod config;
 mod error;
@@ -42,7 +52,11 @@ mod lister;
 mod pool;
 mod reader;
 mod store;
+mod tls;
 mod writer;
+
+#[cfg(test)]
+mod tests;
 
 pub use config::FtpConfig;
 pub use reader::FtpReader;
@@ -51,8 +65,8 @@ pub use writer::FtpWriter;
 
 use arca_core::{Capabilities, Config, Plugin, Result, Runtime};
 
-/// The URI scheme this plugin serves.
-pub const SCHEME: &str = "ftp";
+/// The URI schemes this plugin serves.
+pub const SCHEMES: &[&str] = &["ftp", "ftps"];
 
 /// The FTP plugin.
 #[derive(Debug)]
@@ -61,7 +75,7 @@ pub struct FtpPlugin;
 impl Plugin for FtpPlugin {
     const NAME: &'static str = "ftp";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const SCHEMES: &'static [&'static str] = &[SCHEME];
+    const SCHEMES: &'static [&'static str] = SCHEMES;
     // Real directories; no presigned transfers.
     const CAPABILITIES: Capabilities = Capabilities {
         multipart: false,
@@ -72,7 +86,7 @@ impl Plugin for FtpPlugin {
     type Store = FtpStore;
 
     async fn open(uri: String, config: Config) -> Result<FtpStore> {
-        Ok(FtpStore::open(FtpConfig::parse(&uri, config)?))
+        FtpStore::open(FtpConfig::parse(&uri, config)?)
     }
 }
 

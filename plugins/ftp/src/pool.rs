@@ -7,13 +7,13 @@ use crate::error::{ftp_error, timed_out};
 use arca_core::{Error, Result};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use suppaftp::tokio::AsyncFtpStream;
+use suppaftp::tokio::{AsyncRustlsStream, ImplAsyncFtpStream};
 use suppaftp::types::FileType;
 use suppaftp::{FtpResult, Mode};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// The connection type (plain FTP).
-pub(crate) type Ftp = AsyncFtpStream;
+/// The connection type: plain FTP, or upgraded to TLS for `ftps://`.
+pub(crate) type Ftp = ImplAsyncFtpStream<AsyncRustlsStream>;
 
 pub(crate) struct Pool {
     pub(crate) config: FtpConfig,
@@ -21,6 +21,8 @@ pub(crate) struct Pool {
     pub(crate) server: String,
     idle: Mutex<Vec<Ftp>>,
     permits: Arc<Semaphore>,
+    /// TLS settings of an `ftps://` store.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -49,13 +51,19 @@ impl std::fmt::Debug for Conn {
 }
 
 impl Pool {
-    pub(crate) fn new(config: FtpConfig) -> Arc<Self> {
-        Arc::new(Self {
+    pub(crate) fn new(config: FtpConfig) -> Result<Arc<Self>> {
+        let tls = if config.tls {
+            Some(crate::tls::client_config(&config)?)
+        } else {
+            None
+        };
+        Ok(Arc::new(Self {
             server: config.server(),
             permits: Arc::new(Semaphore::new(config.max_connections)),
             config,
             idle: Mutex::new(Vec::new()),
-        })
+            tls,
+        }))
     }
 
     /// Runs `f` under the idle timeout, if one is set.
@@ -94,6 +102,25 @@ impl Pool {
         let c = &self.config;
         let addr = format!("{}:{}", c.host, c.port);
         let mut ftp = self.timed("connect to", "", Ftp::connect(addr.as_str())).await?;
+        if let Some(tls) = &self.tls {
+            let secure = ftp.into_secure(crate::tls::connector(tls), c.host.as_str());
+            ftp = self.timed("start TLS with", "", secure).await.map_err(|e| {
+                if e.message.contains("certificate") {
+                    Error {
+                        message: format!(
+                            "{}: the server's certificate is not trusted (set ca_bundle or \
+                             MLFLOW_TRACKING_SERVER_CERT_PATH to a PEM file with its CA, or ignore_tls / \
+                             MLFLOW_TRACKING_INSECURE_TLS=true to skip verification)",
+                            e.message
+                        ),
+                        temporary: false,
+                        ..e
+                    }
+                } else {
+                    e
+                }
+            })?;
+        }
         ftp.set_mode(Mode::ExtendedPassive);
         self.timed("log in to", "", ftp.login(c.user.as_str(), c.password.as_str()))
             .await?;

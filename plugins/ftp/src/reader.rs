@@ -6,7 +6,7 @@
 use crate::pool::Conn;
 use crate::store::{FtpStore, checked};
 use arca_core::{ArtifactPath, ByteRange, Chunk, Error, ErrorKind, FfiBuf, Reader, Result};
-use suppaftp::tokio::{AsyncNoTlsStream, TransferStream};
+use suppaftp::tokio::{AsyncRustlsStream, TransferStream};
 use tokio::io::AsyncReadExt;
 
 /// Bytes read per chunk at most.
@@ -15,7 +15,7 @@ const BUF: usize = 256 << 10;
 /// Reads one file (or a range of it).
 pub struct FtpReader {
     conn: Option<Conn>,
-    stream: Option<TransferStream<AsyncNoTlsStream>>,
+    stream: Option<TransferStream<AsyncRustlsStream>>,
     /// Bytes still wanted (`None`: to the end).
     remaining: Option<u64>,
     /// Whether the wanted bytes run to the end of the file (then the

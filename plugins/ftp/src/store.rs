@@ -18,10 +18,10 @@ pub struct FtpStore {
 
 impl FtpStore {
     /// Nothing is sent until the first operation.
-    pub fn open(config: FtpConfig) -> Self {
-        Self {
-            pool: Pool::new(config),
-        }
+    pub fn open(config: FtpConfig) -> Result<Self> {
+        Ok(Self {
+            pool: Pool::new(config)?,
+        })
     }
 
     /// The absolute server path of `path`.

@@ -8,7 +8,7 @@ use crate::pool::Conn;
 use crate::store::{FtpStore, checked};
 use arca_core::{ArtifactPath, Chunk, Error, ErrorKind, Result, Writer};
 use std::sync::atomic::{AtomicU64, Ordering};
-use suppaftp::tokio::{AsyncNoTlsStream, TransferStream};
+use suppaftp::tokio::{AsyncRustlsStream, TransferStream};
 use tokio::io::AsyncWriteExt;
 use tokio::runtime::Handle;
 
@@ -17,7 +17,7 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// Writes one file.
 pub struct FtpWriter {
     conn: Option<Conn>,
-    stream: Option<TransferStream<AsyncNoTlsStream>>,
+    stream: Option<TransferStream<AsyncRustlsStream>>,
     temp: String,
     full: String,
     runtime: Option<Handle>,
@@ -101,7 +101,7 @@ fn closed(full: &str) -> Error {
 }
 
 /// Ends the upload of `temp` and deletes it (best effort).
-async fn discard(mut conn: Conn, stream: Option<TransferStream<AsyncNoTlsStream>>, temp: String) {
+async fn discard(mut conn: Conn, stream: Option<TransferStream<AsyncRustlsStream>>, temp: String) {
     let pool = conn.pool().clone();
     if let Some(s) = stream
         && pool.timed("write", &temp, s.finish()).await.is_err()

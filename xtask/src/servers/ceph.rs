@@ -14,15 +14,13 @@
 //! tested. Without `openssl` the cluster starts with plain HTTP only, and
 //! the TLS tests fail under CI.
 
-mod tls;
-
+use super::tls::{Tls, self_signed_certificate};
 use super::{Daemon, free_port, free_port_range, run_until, wait_tcp};
 use crate::project;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use tls::{Tls, self_signed_certificate};
 
 /// The programs the cluster needs; all are in Debian's `ceph-mon`,
 /// `ceph-osd` and `radosgw` packages (with `ceph-common`).
@@ -109,7 +107,7 @@ impl Ceph {
         let logs = d.join("logs");
         let mon_port = free_port()?;
         let rgw_port = free_port()?;
-        let tls = match self_signed_certificate(&d.join("tls"), deadline, &logs.join("setup.log")) {
+        let tls = match self_signed_certificate(&d.join("tls"), "radosgw", deadline, &logs.join("setup.log")) {
             Ok(tls) => Some((free_port()?, tls)),
             Err(e) => {
                 eprintln!("warning: radosgw will serve plain HTTP only: {e}");

@@ -10,6 +10,7 @@
 //! Both bind 127.0.0.1, in the foreground, stopped by PID; the user's
 //! password holds a `:`, so the URIs carry it percent-encoded.
 
+use super::tls::self_signed_certificate;
 use super::{Daemon, free_port, free_port_range, installed, run_until, wait_tcp};
 use crate::project;
 use std::path::{Path, PathBuf};
@@ -20,8 +21,9 @@ use std::time::{Duration, Instant};
 pub const USER: &str = "arca";
 pub const PASSWORD: &str = "s3cr:t";
 const PASSWORD_IN_URI: &str = "s3cr%3At";
-/// How many passive ports each server gets.
-const PASSIVE_PORTS: u16 = 16;
+/// How many passive ports each server gets: pure-ftpd admits at most half
+/// as many clients, and the conformance suite runs many stores at once.
+const PASSIVE_PORTS: u16 = 128;
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A running FTP server; dropping it stops it and removes its directory.
@@ -29,6 +31,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct FtpServer {
     pub name: &'static str,
     pub port: u16,
+    /// The self-signed certificate of its FTPS (explicit TLS), if it has one.
+    pub certificate: Option<PathBuf>,
     dir: PathBuf,
     daemon: Option<Daemon>,
 }
@@ -37,6 +41,15 @@ impl FtpServer {
     /// `ftp://arca:…@127.0.0.1:PORT/path`.
     pub fn uri(&self, path: &str) -> String {
         format!("ftp://{USER}:{PASSWORD_IN_URI}@127.0.0.1:{}/{path}", self.port)
+    }
+
+    /// The same over explicit TLS, if the server has a certificate.
+    pub fn tls_uri(&self, path: &str) -> Option<String> {
+        self.certificate.as_ref()?;
+        Some(format!(
+            "ftps://{USER}:{PASSWORD_IN_URI}@127.0.0.1:{}/{path}",
+            self.port
+        ))
     }
 
     fn dir(name: &str) -> Result<PathBuf, String> {
@@ -90,6 +103,7 @@ impl FtpServer {
         Self {
             name: "pyftpdlib",
             port,
+            certificate: None,
             dir,
             daemon: Some(daemon),
         }
@@ -127,6 +141,14 @@ impl FtpServer {
             &passwd,
             &format!("{USER}:{hash}:65534:65534::{}/./::::::::::::\n", home.display()),
         )?;
+        // Many stores run at once in the conformance suite, each with its
+        // own connections: the default limits (8 per address) refuse some
+        // with 421. FTPS with a self-signed certificate: pure-ftpd wants the key and
+        // the certificate in one file.
+        let tls = self_signed_certificate(&dir, "pure-ftpd", started + START_TIMEOUT, &log)?;
+        let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
+        let pem = dir.join("pure-ftpd.pem");
+        project::write(&pem, &format!("{}{}", read(&tls.key)?, read(&tls.certificate)?))?;
         let pdb = dir.join("pureftpd.pdb");
         run_until(
             Command::new("pure-pw").arg("mkdb").arg(&pdb).arg("-f").arg(&passwd),
@@ -139,15 +161,18 @@ impl FtpServer {
             &conf,
             &format!(
                 "Bind 127.0.0.1,{port}\nPassivePortRange {passive} {}\nForcePassiveIP 127.0.0.1\nPureDB {}\n\
-                 NoAnonymous yes\nChrootEveryone yes\nDontResolve yes\nIPV4Only yes\nDisplayDotFiles yes\n",
+                 NoAnonymous yes\nChrootEveryone yes\nDontResolve yes\nIPV4Only yes\nDisplayDotFiles yes\n\
+                 TLS 1\nCertFile {}\nMaxClientsNumber 200\nMaxClientsPerIP 200\n",
                 passive + PASSIVE_PORTS - 1,
-                pdb.display()
+                pdb.display(),
+                pem.display()
             ),
         )?;
         let daemon = Daemon::start("pure-ftpd", Command::new("pure-ftpd").arg(&conf), &log)?;
         Self {
             name: "pure-ftpd",
             port,
+            certificate: Some(tls.certificate),
             dir,
             daemon: Some(daemon),
         }

@@ -1,4 +1,5 @@
-//! The self-signed certificate of radosgw's HTTPS endpoint.
+//! Self-signed certificates for the test servers' TLS endpoints (radosgw's
+//! HTTPS, pure-ftpd's FTPS).
 
 use crate::servers::run_until;
 use std::path::{Path, PathBuf};
@@ -6,16 +7,17 @@ use std::process::Command;
 use std::time::Instant;
 
 /// A certificate and its private key (PEM files).
-pub(super) struct Tls {
-    pub(super) certificate: PathBuf,
-    pub(super) key: PathBuf,
+#[derive(Debug)]
+pub struct Tls {
+    pub certificate: PathBuf,
+    pub key: PathBuf,
 }
 
 /// Makes a self-signed certificate for `127.0.0.1` and `localhost` in `dir`
 /// with the `openssl` command. It is its own trust anchor and not a CA
 /// (`CA:FALSE`), as TLS libraries that refuse a CA certificate used by a
 /// server (rustls) require.
-pub(super) fn self_signed_certificate(dir: &Path, deadline: Instant, log: &Path) -> Result<Tls, String> {
+pub fn self_signed_certificate(dir: &Path, name: &str, deadline: Instant, log: &Path) -> Result<Tls, String> {
     if !crate::servers::installed("openssl") {
         return Err("the openssl command is not installed (Debian package openssl)".to_owned());
     }
@@ -39,7 +41,7 @@ pub(super) fn self_signed_certificate(dir: &Path, deadline: Instant, log: &Path)
                 // self-signed `CN=localhost` (Debian's snakeoil certificate),
                 // which a verifier would try as the issuer.
                 "-subj",
-                "/CN=arca-test-radosgw",
+                &format!("/CN=arca-test-{name}"),
                 "-addext",
                 "subjectAltName=IP:127.0.0.1,DNS:localhost",
                 "-addext",
