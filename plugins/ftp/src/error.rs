@@ -25,6 +25,8 @@ pub(crate) fn ftp_error(action: &str, server: &str, path: &str, e: &FtpError) ->
     };
     let (kind, temporary) = match (e, code(e)) {
         (_, Some(530 | 332)) => (ErrorKind::UNAUTHENTICATED, false),
+        // 550 is "not available": missing, or refused (servers say which in words).
+        (_, Some(550)) if text.to_ascii_lowercase().contains("permission") => (ErrorKind::PERMISSION_DENIED, false),
         (_, Some(550)) => (ErrorKind::NOT_FOUND, false),
         (_, Some(421 | 425 | 426 | 450 | 451 | 452)) => (ErrorKind::UNAVAILABLE, true),
         (_, Some(553 | 501 | 504)) => (ErrorKind::INVALID_INPUT, false),
@@ -74,6 +76,13 @@ mod tests {
         assert!(e.message.contains("530 Login incorrect") && e.message.contains("ftp://u@h:21/a"));
         let e = ftp_error("read", "s", "/a", &reply(Status::FileUnavailable, "550 No such file"));
         assert_eq!(e.kind, ErrorKind::NOT_FOUND);
+        let e = ftp_error(
+            "write",
+            "s",
+            "/a",
+            &reply(Status::FileUnavailable, "550 Permission denied"),
+        );
+        assert_eq!(e.kind, ErrorKind::PERMISSION_DENIED);
         let e = ftp_error("read", "s", "/a", &reply(Status::TransferAborted, "426 aborted"));
         assert!(e.kind == ErrorKind::UNAVAILABLE && e.temporary);
     }

@@ -43,7 +43,7 @@ pub(crate) async fn open(store: &FtpStore, path: &ArtifactPath, range: Option<By
     let full = store.full(path);
     let pool = store.pool.clone();
     let mut conn = pool.get().await?;
-    let (start, mut remaining, to_end) = match range {
+    let (start, remaining, to_end) = match range {
         None => (0, None, true),
         Some(ByteRange { start, end }) => {
             if end.is_some_and(|e| e < start) {
@@ -65,9 +65,7 @@ pub(crate) async fn open(store: &FtpStore, path: &ArtifactPath, range: Option<By
             (start, Some(end - start), end == size)
         }
     };
-    let empty = remaining == Some(0);
-    if empty {
-        remaining = Some(0);
+    if remaining == Some(0) {
         return Ok(FtpReader {
             conn: Some(conn),
             stream: None,

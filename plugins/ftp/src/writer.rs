@@ -174,12 +174,7 @@ impl Writer for FtpWriter {
                 }
                 Ok(())
             }
-            Err(e) => {
-                let e = checked(&mut conn, Err::<(), _>(e))
-                    .err()
-                    .unwrap_or_else(|| closed(&full));
-                Err(e)
-            }
+            Err(e) => checked(&mut conn, Err(e)),
         }
     }
 
