@@ -117,10 +117,11 @@ pub fn run(args: &[String]) -> Result {
         "s3" => (false, false, true, vec![]),
         "azure" => (false, false, false, vec![cloud::Cloud::Azure]),
         "gcs" => (false, false, false, vec![cloud::Cloud::Gcs]),
-        "all" => (true, true, true, vec![cloud::Cloud::Azure, cloud::Cloud::Gcs]),
+        "ftp" => (false, false, false, vec![cloud::Cloud::Ftp]),
+        "all" => (true, true, true, vec![cloud::Cloud::Azure, cloud::Cloud::Gcs, cloud::Cloud::Ftp]),
         other => {
             return Err(format!(
-                "unknown benchmark `{other}`; use `local`, `server`, `s3`, `azure`, `gcs` or `all`"
+                "unknown benchmark `{other}`; use `local`, `server`, `s3`, `azure`, `gcs`, `ftp` or `all`"
             ));
         }
     };
@@ -135,7 +136,7 @@ pub fn run(args: &[String]) -> Result {
     // Smaller inputs for the S3 benchmark, for working on it (not in `help`).
     let (size_mib, files) = (args.value("--size-mib")?, args.value("--files")?);
     if !s3 && clouds.is_empty() && (size_mib.is_some() || files.is_some()) {
-        return Err("--size-mib and --files apply to `cargo xtask bench s3|azure|gcs` only".to_owned());
+        return Err("--size-mib and --files apply to `cargo xtask bench s3|azure|gcs|ftp` only".to_owned());
     }
     let sizes = s3::Sizes::parse(size_mib, files)?;
     args.finish()?;

@@ -64,9 +64,9 @@ Tasks:
                             tests/python too, from a venv in <target>/py-venv, unless --no-python),
                             then tidy
   tidy                      check file lengths, crate manifests, machine paths and required docs
-  bench [local|server|s3|azure|gcs|all] [--runs N]
+  bench [local|server|s3|azure|gcs|ftp|all] [--runs N]
                             run the benchmarks (release build) and write their part of BENCHMARKS.md
-                            (s3, azure and gcs start their own server; --size-mib N and --files N
+                            (s3, azure, gcs and ftp start their own server; --size-mib N and --files N
                             shrink their inputs while working on them)
   help                      show this text
 

@@ -27,6 +27,7 @@ use super::timing::{Runner, Timed, Transfer};
 use super::verify::{same_file, same_tree};
 use crate::project::{self, Result};
 use crate::servers::azurite::{self, Azurite};
+use crate::servers::ftp::FtpServer;
 use crate::servers::gcs::{self, GcsServer};
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
@@ -45,6 +46,7 @@ const MLFLOW: usize = 1;
 pub enum Cloud {
     Azure,
     Gcs,
+    Ftp,
 }
 
 impl Cloud {
@@ -52,6 +54,7 @@ impl Cloud {
         match self {
             Cloud::Azure => "azure",
             Cloud::Gcs => "gcs",
+            Cloud::Ftp => "ftp",
         }
     }
 
@@ -59,6 +62,7 @@ impl Cloud {
         match self {
             Cloud::Azure => "Arca on Azure Blob (Azurite) against MLflow",
             Cloud::Gcs => "Arca on GCS (the project's test server) against MLflow",
+            Cloud::Ftp => "Arca on FTP against MLflow",
         }
     }
 }
@@ -67,6 +71,7 @@ impl Cloud {
 enum Server {
     Azure(Azurite),
     Gcs(GcsServer),
+    Ftp(FtpServer),
 }
 
 impl Server {
@@ -74,6 +79,7 @@ impl Server {
         match self {
             Server::Azure(a) => a.env(),
             Server::Gcs(g) => g.env(),
+            Server::Ftp(_) => Vec::new(),
         }
     }
 
@@ -86,6 +92,7 @@ impl Server {
                 azurite::ACCOUNT
             ),
             Server::Gcs(_) => format!("gs://{}/bench/{key}", gcs::BUCKET),
+            Server::Ftp(f) => f.uri(&format!("bench/{key}")),
         }
     }
 
@@ -94,6 +101,7 @@ impl Server {
         match self {
             Server::Azure(_) => &["node"],
             Server::Gcs(_) => &["gcs-xml-server"],
+            Server::Ftp(_) => &["python"],
         }
     }
 }
@@ -234,6 +242,11 @@ pub fn run(ctx: &Ctx, machine: &Machine, cloud: Cloud, sizes: Sizes) -> Result {
             let program = ctx.release.join(project::executable_file("gcs-xml-server"));
             Server::Gcs(GcsServer::start(&program)?)
         }
+        // pyftpdlib: on pure-ftpd every failed `CWD` waits about 5 s, and
+        // MLflow's FTP listing sends one per entry to tell files from
+        // directories (50 files took 245 s to download), so 1,000 files
+        // could not be measured there.
+        Cloud::Ftp => Server::Ftp(FtpServer::pyftpdlib(&python)?),
     };
     let bench = Bench {
         ctx,
@@ -285,6 +298,9 @@ fn software(b: &Bench<'_>) -> Result<Vec<(String, String)>> {
             rows.push(("Azurite".to_owned(), format!("{} (npm), on disk", azurite::VERSION)));
             let node = proc::stdout(Command::new("node").arg("--version"), logs)?;
             rows.push(("Node".to_owned(), node.trim().to_owned()));
+        }
+        Cloud::Ftp => {
+            rows.push(("Server".to_owned(), format!("pyftpdlib {} (PyPI)", version("pyftpdlib")?)));
         }
         Cloud::Gcs => {
             rows.push((
@@ -353,6 +369,10 @@ fn document<'a>(
         n => format!("{command} --runs {n}"),
     };
     let server = match b.cloud {
+        Cloud::Ftp => {
+            "pyftpdlib on the local disk (not pure-ftpd: there every failed `CWD` waits about 5 s, and MLflow's \
+             listing sends one per entry)"
+        }
         Cloud::Azure => "Azurite (Microsoft's emulator), storing on the local disk",
         Cloud::Gcs => {
             "the project's GCS server (`tests/gcs`), in memory; MLflow's client speaks its JSON API (with a token \
@@ -360,6 +380,7 @@ fn document<'a>(
         }
     };
     let repo = match b.cloud {
+        Cloud::Ftp => "`FTPArtifactRepository` (ftplib)",
         Cloud::Azure => "`AzureBlobArtifactRepository` (azure-storage-blob)",
         Cloud::Gcs => "`GCSArtifactRepository` (google-cloud-storage)",
     };
@@ -398,6 +419,9 @@ fn document<'a>(
         ),
     ];
     let ratio = |t: &[Timed]| t[MLFLOW].median() / t[ARCA].median();
+    // The targets of the issues that asked for these benchmarks.
+    let big_target = if b.cloud == Cloud::Ftp { 2.0 } else { 1.5 };
+    let big_shown = format!("≥ {big_target}×");
     let verdict = |r: f64, target: f64| if r >= target { "met" } else { "**not met**" };
     let notes = table(
         &["Workload", "Arca vs MLflow", "Target", ""],
@@ -405,14 +429,14 @@ fn document<'a>(
             vec![
                 "large file, up".to_owned(),
                 format!("{:.2}×", ratio(&big.up)),
-                "≥ 1.5×".to_owned(),
-                verdict(ratio(&big.up), 1.5).to_owned(),
+                big_shown.clone(),
+                verdict(ratio(&big.up), big_target).to_owned(),
             ],
             vec![
                 "large file, down".to_owned(),
                 format!("{:.2}×", ratio(&big.down)),
-                "≥ 1.5×".to_owned(),
-                verdict(ratio(&big.down), 1.5).to_owned(),
+                big_shown.clone(),
+                verdict(ratio(&big.down), big_target).to_owned(),
             ],
             vec![
                 "small files, up".to_owned(),

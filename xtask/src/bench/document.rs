@@ -15,6 +15,7 @@ const PARTS: &[(&str, &str)] = &[
     ("s3", "Arca on S3 against boto3 and MLflow"),
     ("azure", "Arca on Azure Blob (Azurite) against MLflow"),
     ("gcs", "Arca on GCS (the project's test server) against MLflow"),
+    ("ftp", "Arca on FTP against MLflow"),
 ];
 
 /// The top of a new document (an existing one keeps its own).
@@ -31,6 +32,7 @@ Measured by `cargo xtask bench`. Each part below is written by its own command, 
 | [Arca on S3 against boto3 and MLflow](#arca-on-s3-against-boto3-and-mlflow) | `cargo xtask bench s3` |
 | [Arca on Azure Blob (Azurite) against MLflow](#arca-on-azure-blob-azurite-against-mlflow) | `cargo xtask bench azure` |
 | [Arca on GCS (the project's test server) against MLflow](#arca-on-gcs-the-projects-test-server-against-mlflow) | `cargo xtask bench gcs` |
+| [Arca on FTP against MLflow](#arca-on-ftp-against-mlflow) | `cargo xtask bench ftp` |
 
 `cargo xtask bench all` runs them all, one after the other.
 ";

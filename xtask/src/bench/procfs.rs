@@ -10,6 +10,9 @@ pub struct Proc {
     pub state: char,
     /// User and system CPU time, in clock ticks.
     pub ticks: u64,
+    /// The same of its children that have ended and been waited for (a
+    /// server's finished sessions).
+    pub child_ticks: u64,
 }
 
 /// Every process on the machine.
@@ -35,6 +38,7 @@ fn parse_stat(pid: u32, text: &str) -> Option<Proc> {
         ppid: u32::try_from(num(1)?).ok()?,
         pgrp: u32::try_from(num(2)?).ok()?,
         ticks: num(11)? + num(12)?,
+        child_ticks: num(13)? + num(14)?,
     })
 }
 
@@ -56,8 +60,8 @@ mod tests {
         let line = "42 (a (b) c) S 7 42 42 0 -1 4194560 100 0 0 0 250 30 0 0 20 0 1 0 5 1000 200";
         let p = parse_stat(42, line);
         assert_eq!(
-            p.as_ref().map(|p| (p.ppid, p.pgrp, p.state, p.ticks)),
-            Some((7, 42, 'S', 280))
+            p.as_ref().map(|p| (p.ppid, p.pgrp, p.state, p.ticks, p.child_ticks)),
+            Some((7, 42, 'S', 280, 0))
         );
         assert!(parse_stat(1, "garbage").is_none());
     }

@@ -103,16 +103,28 @@ pub fn cpu_seconds(path: &Path) -> Result<f64> {
 
 /// The CPU time, in clock ticks, of the processes this process started
 /// whose command name (`/proc/<pid>/comm`) is one of `names`.
+/// Their children count too (a server that forks a process per session,
+/// as pure-ftpd does).
 pub fn server_ticks(names: &[&str]) -> u64 {
     let me = std::process::id();
-    processes()
+    let all = processes();
+    let servers: Vec<u32> = all
         .iter()
         .filter(|p| p.ppid == me)
         .filter(|p| {
             let comm = std::fs::read_to_string(format!("/proc/{}/comm", p.pid)).unwrap_or_default();
             names.contains(&comm.trim())
         })
-        .map(|p| p.ticks)
+        .map(|p| p.pid)
+        .collect();
+    // A server's own time and its ended sessions' (reaped by it), and its
+    // sessions still running.
+    all.iter()
+        .map(|p| match (servers.contains(&p.pid), servers.contains(&p.ppid)) {
+            (true, _) => p.ticks + p.child_ticks,
+            (false, true) => p.ticks,
+            _ => 0,
+        })
         .sum()
 }
 

@@ -1,9 +1,9 @@
 """The Python contenders of `cargo xtask bench azure|gcs`: MLflow's own
 artifact repository for the scheme, one transfer per process.
 
-    python cloud_bench.py azure|gcs up-file FILE URI
-    python cloud_bench.py azure|gcs up-dir DIR URI
-    python cloud_bench.py azure|gcs down URI DIR
+    python cloud_bench.py azure|gcs|ftp up-file FILE URI
+    python cloud_bench.py azure|gcs|ftp up-dir DIR URI
+    python cloud_bench.py azure|gcs|ftp down URI DIR
 
 Azure: `AzureBlobArtifactRepository(URI)`, which reads
 AZURE_STORAGE_CONNECTION_STRING (azure-storage-blob underneath).
@@ -12,6 +12,7 @@ client for the service account in GOOGLE_APPLICATION_CREDENTIALS and the
 endpoint in STORAGE_EMULATOR_HOST (google-auth trades a JWT for a token at
 the file's token_uri): MLflow's own `storage.Client()` would go anonymous
 under STORAGE_EMULATOR_HOST.
+FTP: `FTPArtifactRepository(URI)` (ftplib), the credentials in the URI.
 
 Only the transfer call is timed: the imports and the repository's creation
 happen before the clock starts. Prints one JSON line: {"secs": <seconds of
@@ -29,6 +30,10 @@ import time
 
 
 def repository(backend, uri):
+    if backend == "ftp":
+        from mlflow.store.artifact.ftp_artifact_repo import FTPArtifactRepository
+
+        return FTPArtifactRepository(uri)
     if backend == "azure":
         from mlflow.store.artifact.azure_blob_artifact_repo import AzureBlobArtifactRepository
 
