@@ -118,7 +118,12 @@ pub fn run(args: &[String]) -> Result {
         "azure" => (false, false, false, vec![cloud::Cloud::Azure]),
         "gcs" => (false, false, false, vec![cloud::Cloud::Gcs]),
         "ftp" => (false, false, false, vec![cloud::Cloud::Ftp]),
-        "all" => (true, true, true, vec![cloud::Cloud::Azure, cloud::Cloud::Gcs, cloud::Cloud::Ftp]),
+        "all" => (
+            true,
+            true,
+            true,
+            vec![cloud::Cloud::Azure, cloud::Cloud::Gcs, cloud::Cloud::Ftp],
+        ),
         other => {
             return Err(format!(
                 "unknown benchmark `{other}`; use `local`, `server`, `s3`, `azure`, `gcs`, `ftp` or `all`"

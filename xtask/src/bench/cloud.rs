@@ -300,7 +300,10 @@ fn software(b: &Bench<'_>) -> Result<Vec<(String, String)>> {
             rows.push(("Node".to_owned(), node.trim().to_owned()));
         }
         Cloud::Ftp => {
-            rows.push(("Server".to_owned(), format!("pyftpdlib {} (PyPI)", version("pyftpdlib")?)));
+            rows.push((
+                "Server".to_owned(),
+                format!("pyftpdlib {} (PyPI)", version("pyftpdlib")?),
+            ));
         }
         Cloud::Gcs => {
             rows.push((
