@@ -102,7 +102,7 @@ def _started(start, *args) -> servers.Server:
 
 
 @contextlib.contextmanager
-def _artifact_server(destination: str, logdir: Path):
+def artifact_server(destination: str, logdir: Path):
     """An artifact server storing into `destination` (a path or a file:// URI), stopped on exit."""
     if os.environ.get("ARCA_REFERENCE") == "mlflow":
         args = ["--artifacts-only", "--artifacts-destination", destination]
@@ -148,14 +148,14 @@ def arca(tmp_path_factory, logdir):
     """
     dest = tmp_path_factory.mktemp("arca") / "dest"
     dest.mkdir()
-    with _artifact_server(str(dest), logdir) as server:
+    with artifact_server(str(dest), logdir) as server:
         yield ArtifactServer(server.url, dest)
 
 
 @pytest.fixture
 def start_artifact_server(logdir):
     """`with start_artifact_server(destination) as server:` another server, for one test."""
-    return lambda destination: _artifact_server(destination, logdir)
+    return lambda destination: artifact_server(destination, logdir)
 
 
 def require_server_env(names, backend: str, started: str):
@@ -205,7 +205,7 @@ def arca_s3(s3_client, logdir):
     (`mlflow server --artifacts-only` under ARCA_REFERENCE=mlflow)."""
     bucket = os.environ["ARCA_S3_TEST_BUCKET"]
     prefix = f"python-{uuid.uuid4().hex[:12]}"
-    with _artifact_server(f"s3://{bucket}/{prefix}", logdir) as server:
+    with artifact_server(f"s3://{bucket}/{prefix}", logdir) as server:
         yield S3ArtifactServer(server.url, bucket, prefix, s3_client)
 
 

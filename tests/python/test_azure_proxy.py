@@ -25,7 +25,7 @@ import requests
 from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepository
 
 import servers
-from conftest import require_server_env
+from conftest import artifact_server, require_server_env
 from test_s3_proxy import CONTROL_BYTES, delta, metrics
 
 MiB = 1024 * 1024
@@ -74,16 +74,8 @@ def arca_azure(container, logdir):
     """`arca serve --artifacts-destination wasbs://<container>@devstoreaccount1.blob.core.windows.net/<fresh prefix>`."""
     prefix = f"python-{uuid.uuid4().hex[:12]}"
     destination = f"wasbs://{container.container_name}@devstoreaccount1.blob.core.windows.net/{prefix}"
-    if REFERENCE:
-        server = servers.start_mlflow(
-            ["--artifacts-only", "--artifacts-destination", destination], logdir, "mlflow server --artifacts-only"
-        )
-    else:
-        server = servers.start_arca(os.environ["ARCA_BIN"], os.environ["ARCA_PLUGINS"], destination, logdir)
-    try:
+    with artifact_server(destination, logdir) as server:
         yield AzureServer(server.url, prefix, container)
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import requests
 from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepository
 
 import servers
-from conftest import require_server_env
+from conftest import artifact_server, require_server_env
 
 MiB = 1024 * 1024
 REFERENCE = os.environ.get("ARCA_REFERENCE") == "mlflow"
@@ -62,17 +62,8 @@ def ftp_server(logdir):
     require_server_env(("ARCA_FTP_TEST_URI",), "FTP", "pure-ftpd and pyftpdlib")
     base = os.environ["ARCA_FTP_TEST_URI"]
     prefix = f"python-{uuid.uuid4().hex[:12]}"
-    destination = f"{base.rstrip('/')}/{prefix}"
-    if REFERENCE:
-        server = servers.start_mlflow(
-            ["--artifacts-only", "--artifacts-destination", destination], logdir, "mlflow server --artifacts-only"
-        )
-    else:
-        server = servers.start_arca(os.environ["ARCA_BIN"], os.environ["ARCA_PLUGINS"], destination, logdir)
-    try:
+    with artifact_server(f"{base.rstrip('/')}/{prefix}", logdir) as server:
         yield FtpServer(server.url, base, prefix)
-    finally:
-        server.stop()
 
 
 @pytest.fixture
