@@ -53,6 +53,7 @@ pub const PLUGINS: &[Plugin] = &[
     plugin("azure",  "arca-plugin-azure",  "arca_plugin_azure",  &["wasbs", "abfss"], Workspace),
     plugin("gcs",    "arca-plugin-gcs",    "arca_plugin_gcs",    &["gs"],     Workspace),
     plugin("ftp",    "arca-plugin-ftp",    "arca_plugin_ftp",    &["ftp", "ftps"], Workspace),
+    plugin("sftp",   "arca-plugin-sftp",   "arca_plugin_sftp",   &["sftp"],   Workspace),
 ];
 
 impl Plugin {

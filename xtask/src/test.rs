@@ -5,7 +5,8 @@
 //!    with a fresh radosgw (`servers::ceph`) for the conformance suite's `s3://` run when Ceph
 //!    is installed, and Azurite (`servers::azurite`, started at the same time) for its
 //!    `wasbs://` run (both required when `CI` is set), and the project's GCS XML-API server
-//!    (`servers::gcs`) for its `gs://` run; the same servers stay up for step 4;
+//!    (`servers::gcs`) for its `gs://` run, and OpenSSH's sshd (`servers::sftp`, required
+//!    under `CI`) for its `sftp://` runs; the same servers stay up for step 4;
 //! 3. each standalone example's own tests;
 //! 4. the Python suite (`tests/python`: the real `mlflow` client and server
 //!    against `arca serve`, including `arca serve` on `s3://` and `wasbs://`
@@ -24,6 +25,7 @@ use crate::servers::azurite::{self, Azurite};
 use crate::servers::ceph::{self, Ceph};
 use crate::servers::ftp::FtpServer;
 use crate::servers::gcs::GcsServer;
+use crate::servers::sftp::SftpServer;
 use crate::tidy;
 
 pub fn run(args: &[String]) -> Result {
@@ -94,6 +96,7 @@ pub fn run(args: &[String]) -> Result {
         }
     };
     let mut ftp = start_ftp(python.as_deref(), &mut step);
+    let mut sftp = start_sftp(&mut step);
     let mut server_env: Vec<(&str, String)> = Vec::new();
     let mut extra_uris: Vec<String> = Vec::new();
     if let Some(ceph) = &ceph {
@@ -123,6 +126,13 @@ pub fn run(args: &[String]) -> Result {
     if let Some(server) = ftp.first() {
         server_env.push(("ARCA_FTP_TEST_URI", server.uri("")));
     }
+    if let Some(server) = &sftp {
+        server_env.extend(server.env());
+        // Key auth through the ssh config's host alias, and password auth
+        // for the throw-away account.
+        extra_uris.push(server.key_uri("conformance"));
+        extra_uris.extend(server.password_uri("conformance"));
+    }
     {
         let mut cmd = project::cargo();
         // The host's server and command modules have unit tests too.
@@ -147,6 +157,7 @@ pub fn run(args: &[String]) -> Result {
         azure = None;
         gcs = None;
         ftp = Vec::new();
+        sftp = None;
     }
     match plugins::example_manifests(&plugins::all()) {
         Ok(examples) => {
@@ -169,6 +180,7 @@ pub fn run(args: &[String]) -> Result {
     drop(azure);
     drop(gcs);
     drop(ftp);
+    drop(sftp);
     step(tidy::run(&[]));
 
     match failed.len() {
@@ -237,6 +249,33 @@ fn start_ftp(python: Option<&std::path::Path>, step: &mut impl FnMut(Result)) ->
         }
     }
     servers
+}
+
+/// Starts sshd for the sftp tests where OpenSSH's server is installed
+/// (required under CI, where `.ci/run` installs it).
+fn start_sftp(step: &mut impl FnMut(Result)) -> Option<SftpServer> {
+    if SftpServer::available() {
+        return match SftpServer::start() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                step(Err(format!("cannot start sshd for the sftp tests: {e}")));
+                None
+            }
+        };
+    }
+    if std::env::var_os("CI").is_some() {
+        step(Err(
+            "CI is set but OpenSSH's sshd is not installed: the sftp plugin cannot be tested \
+             (.ci/run installs the Debian package openssh-server)"
+                .to_owned(),
+        ));
+    } else {
+        eprintln!(
+            "warning: OpenSSH's sshd is not installed, so the sftp plugin was not tested; \
+             `apt-get install openssh-server` to test it"
+        );
+    }
+    None
 }
 
 /// Starts Azurite for the conformance suite's `wasbs://` run when Node,
