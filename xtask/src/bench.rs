@@ -1,4 +1,4 @@
-//! `cargo xtask bench [local|server|s3|all] [--runs N]`: Arca measured side by
+//! `cargo xtask bench [local|server|s3|azure|gcs|ftp|sftp|all] [--runs N]`: Arca measured side by
 //! side with what it replaces, in one run, on a release build, through the
 //! real plugin loader. Each benchmark writes its own part of `BENCHMARKS.md`
 //! and keeps the others ([`document`]).
@@ -21,7 +21,12 @@
 //! `s3`: the S3 plugin against boto3 and MLflow on one fresh radosgw, in
 //! `<target>/bench-work/s3/` ([`s3`]).
 //!
-//! `all`: the three, in that order.
+//! `azure`, `gcs`, `ftp`, `sftp`: Arca against MLflow's own artifact
+//! repository for the scheme, on a test server started for the run, in
+//! `<target>/bench-work/<name>/` ([`cloud`]); on SFTP, OpenSSH's `sftp` and
+//! `scp` as well, for the large file.
+//!
+//! `all`: every one of them, in that order.
 //!
 //! Every command is bounded ([`proc::LIMIT`]); the copies run under GNU time
 //! for their peak RSS.
@@ -118,15 +123,21 @@ pub fn run(args: &[String]) -> Result {
         "azure" => (false, false, false, vec![cloud::Cloud::Azure]),
         "gcs" => (false, false, false, vec![cloud::Cloud::Gcs]),
         "ftp" => (false, false, false, vec![cloud::Cloud::Ftp]),
+        "sftp" => (false, false, false, vec![cloud::Cloud::Sftp]),
         "all" => (
             true,
             true,
             true,
-            vec![cloud::Cloud::Azure, cloud::Cloud::Gcs, cloud::Cloud::Ftp],
+            vec![
+                cloud::Cloud::Azure,
+                cloud::Cloud::Gcs,
+                cloud::Cloud::Ftp,
+                cloud::Cloud::Sftp,
+            ],
         ),
         other => {
             return Err(format!(
-                "unknown benchmark `{other}`; use `local`, `server`, `s3`, `azure`, `gcs`, `ftp` or `all`"
+                "unknown benchmark `{other}`; use `local`, `server`, `s3`, `azure`, `gcs`, `ftp`, `sftp` or `all`"
             ));
         }
     };
@@ -141,11 +152,19 @@ pub fn run(args: &[String]) -> Result {
     // Smaller inputs for the S3 benchmark, for working on it (not in `help`).
     let (size_mib, files) = (args.value("--size-mib")?, args.value("--files")?);
     if !s3 && clouds.is_empty() && (size_mib.is_some() || files.is_some()) {
-        return Err("--size-mib and --files apply to `cargo xtask bench s3|azure|gcs|ftp` only".to_owned());
+        return Err("--size-mib and --files apply to `cargo xtask bench s3|azure|gcs|ftp|sftp` only".to_owned());
     }
     let sizes = s3::Sizes::parse(size_mib, files)?;
     args.finish()?;
     check_tools(local, server)?;
+    if clouds.contains(&cloud::Cloud::Sftp) {
+        for tool in ["sftp", "scp", "ssh", "ssh-keygen", "ssh-keyscan"] {
+            servers::require(tool, "the sftp benchmark needs it (`apt-get install openssh-client`)")?;
+        }
+        if !crate::servers::sftp::SftpServer::available() {
+            return Err("the sftp benchmark needs OpenSSH's sshd (`apt-get install openssh-server`)".to_owned());
+        }
+    }
     if s3 {
         s3::check_tools()?;
     }

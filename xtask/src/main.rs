@@ -64,10 +64,11 @@ Tasks:
                             tests/python too, from a venv in <target>/py-venv, unless --no-python),
                             then tidy
   tidy                      check file lengths, crate manifests, machine paths and required docs
-  bench [local|server|s3|azure|gcs|ftp|all] [--runs N]
+  bench [local|server|s3|azure|gcs|ftp|sftp|all] [--runs N]
                             run the benchmarks (release build) and write their part of BENCHMARKS.md
-                            (s3, azure, gcs and ftp start their own server; --size-mib N and --files N
-                            shrink their inputs while working on them)
+                            (s3, azure, gcs, ftp and sftp start their own server; sftp also runs
+                            OpenSSH's sftp and scp; --size-mib N and --files N shrink their inputs
+                            while working on them)
   help                      show this text
 
 Plugins: {}

@@ -1,12 +1,16 @@
-//! `cargo xtask bench azure` and `cargo xtask bench gcs`: Arca against
-//! MLflow's own artifact repository for the scheme, on one test server
-//! started for the run (Azurite; the project's GCS server, whose JSON API
-//! MLflow's client uses and whose XML API Arca uses, over the same objects):
+//! `cargo xtask bench azure|gcs|ftp|sftp`: Arca against MLflow's own
+//! artifact repository for the scheme, on one test server started for the
+//! run (Azurite; the project's GCS server, whose JSON API MLflow's client
+//! uses and whose XML API Arca uses, over the same objects; pyftpdlib;
+//! OpenSSH's sshd, see [`sftp`]):
 //!
 //! 1. a 1 GiB file up and down: `arca cp` against MLflow's
 //!    `log_artifact` / `download_artifacts`;
 //! 2. 1,000 files of 64 KiB up and down: `arca cp -r` against MLflow's
 //!    `log_artifacts` / `download_artifacts`.
+//!
+//! On SFTP the large file is also moved by OpenSSH's own `sftp` and `scp`,
+//! the physical reference of the protocol on this machine.
 //!
 //! The contenders take turns run by run; every download is compared byte for
 //! byte with its source, and what a run stored is deleted, outside the
@@ -15,6 +19,8 @@
 //! its process (`cloud_bench.py`). Each run also records the client's CPU
 //! time and the server's (from `/proc`): both run on this machine, so the
 //! server's CPU is part of every figure.
+
+mod sftp;
 
 use super::Ctx;
 use super::data;
@@ -29,6 +35,7 @@ use crate::project::{self, Result};
 use crate::servers::azurite::{self, Azurite};
 use crate::servers::ftp::FtpServer;
 use crate::servers::gcs::{self, GcsServer};
+use sftp::Sftp;
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 use std::process::Command;
@@ -40,6 +47,8 @@ const FILE_BYTES: usize = 64 << 10;
 /// The contenders, by index.
 const ARCA: usize = 0;
 const MLFLOW: usize = 1;
+/// OpenSSH's `sftp`, on SFTP's large file.
+const SFTP: usize = 2;
 
 /// Which service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +56,7 @@ pub enum Cloud {
     Azure,
     Gcs,
     Ftp,
+    Sftp,
 }
 
 impl Cloud {
@@ -55,6 +65,7 @@ impl Cloud {
             Cloud::Azure => "azure",
             Cloud::Gcs => "gcs",
             Cloud::Ftp => "ftp",
+            Cloud::Sftp => "sftp",
         }
     }
 
@@ -63,6 +74,7 @@ impl Cloud {
             Cloud::Azure => "Arca on Azure Blob (Azurite) against MLflow",
             Cloud::Gcs => "Arca on GCS (the project's test server) against MLflow",
             Cloud::Ftp => "Arca on FTP against MLflow",
+            Cloud::Sftp => "Arca on SFTP against MLflow",
         }
     }
 }
@@ -72,6 +84,7 @@ enum Server {
     Azure(Azurite),
     Gcs(GcsServer),
     Ftp(FtpServer),
+    Sftp(Sftp),
 }
 
 impl Server {
@@ -80,6 +93,7 @@ impl Server {
             Server::Azure(a) => a.env(),
             Server::Gcs(g) => g.env(),
             Server::Ftp(_) => Vec::new(),
+            Server::Sftp(s) => s.arca_env(),
         }
     }
 
@@ -93,6 +107,7 @@ impl Server {
             ),
             Server::Gcs(_) => format!("gs://{}/bench/{key}", gcs::BUCKET),
             Server::Ftp(f) => f.uri(&format!("bench/{key}")),
+            Server::Sftp(s) => s.uri(key),
         }
     }
 
@@ -102,6 +117,8 @@ impl Server {
             Server::Azure(_) => &["node"],
             Server::Gcs(_) => &["gcs-xml-server"],
             Server::Ftp(_) => &["python"],
+            // OpenSSH 9.2 forks `sshd` per connection (`sshd-session` from 9.8).
+            Server::Sftp(_) => &["sshd", "sshd-session"],
         }
     }
 }
@@ -131,7 +148,11 @@ impl Bench<'_> {
     fn mlflow<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(&self, args: I) -> Command {
         let mut cmd = Command::new(&self.python);
         cmd.arg(&self.script).arg(self.cloud.name()).args(args);
-        cmd.envs(self.server.env()).env("PYTHONDONTWRITEBYTECODE", "1");
+        cmd.env("PYTHONDONTWRITEBYTECODE", "1");
+        match &self.server {
+            Server::Sftp(s) => cmd.envs(s.mlflow_env()),
+            other => cmd.envs(other.env()),
+        };
         cmd
     }
 
@@ -153,22 +174,59 @@ impl Bench<'_> {
             servers: self.server.processes(),
             server_label: "server",
         };
-        let words: Vec<String> = std::iter::once(cmd.get_program())
-            .chain(cmd.get_args())
-            .map(|w| self.ctx.shown(w.to_string_lossy().into_owned()))
+        // On SFTP the environment says where the keys are: it is shown.
+        let env = cmd
+            .get_envs()
+            .filter(|_| matches!(self.server, Server::Sftp(_)))
+            .filter(|(k, _)| *k == "HOME" || k.to_string_lossy().starts_with("ARCA_SFTP_"))
+            .filter_map(|(k, v)| Some(format!("{}={}", k.to_string_lossy(), v?.to_string_lossy())));
+        let words: Vec<String> = env
+            .chain(
+                std::iter::once(cmd.get_program())
+                    .chain(cmd.get_args())
+                    .map(|w| w.to_string_lossy().into_owned()),
+            )
+            .map(|w| self.ctx.shown(w))
             .collect();
         runner.step(t, cmd, python, what, run, words.join(" "))
+    }
+
+    /// The contenders of the large file: Arca, MLflow, and on SFTP
+    /// OpenSSH's `sftp` and `scp`.
+    fn big_contenders(&self) -> Vec<&'static str> {
+        let mut names = vec!["arca", "mlflow"];
+        if matches!(self.server, Server::Sftp(_)) {
+            names.extend(sftp::REFERENCES);
+        }
+        names
     }
 
     /// The large file up and down, each contender in turn.
     fn big(&self) -> Result<Transfer> {
         let src = self.dir.join("big.bin");
-        let mut t = Transfer::new(2);
+        let names = self.big_contenders();
+        let mut t = Transfer::new(names.len());
         for run in 1..=self.ctx.runs {
-            for (i, name) in ["arca", "mlflow"].iter().enumerate() {
+            for (i, name) in names.iter().enumerate() {
                 let prefix = format!("big/{name}-r{run}");
                 let got = self.dir.join(format!("down-big-{name}-r{run}"));
-                let (up, down) = if i == ARCA {
+                let (up, down) = if let (Server::Sftp(s), true) = (&self.server, i > MLFLOW) {
+                    // The remote directory is made outside the timing: `put`
+                    // and `scp` make none.
+                    let remote = s.remote(&prefix);
+                    std::fs::create_dir_all(&remote).map_err(|e| format!("cannot create {}: {e}", remote.display()))?;
+                    std::fs::create_dir_all(&got).map_err(|e| format!("cannot create {}: {e}", got.display()))?;
+                    let (remote, local) = (remote.join("big.bin"), got.join("big.bin"));
+                    if i == SFTP {
+                        let batch = |op: &str| self.dir.join(format!("{op}-{name}-r{run}.batch"));
+                        (
+                            s.sftp(&batch("put"), "put", &src, &remote)?,
+                            s.sftp(&batch("get"), "get", &remote, &local)?,
+                        )
+                    } else {
+                        (s.scp(true, &src, &remote), s.scp(false, &local, &remote))
+                    }
+                } else if i == ARCA {
                     std::fs::create_dir_all(&got).map_err(|e| format!("cannot create {}: {e}", got.display()))?;
                     (
                         self.arca([os("cp"), os(&src), os(self.server.uri(&format!("{prefix}/big.bin")))]),
@@ -247,6 +305,7 @@ pub fn run(ctx: &Ctx, machine: &Machine, cloud: Cloud, sizes: Sizes) -> Result {
         // directories (50 files took 245 s to download), so 1,000 files
         // could not be measured there.
         Cloud::Ftp => Server::Ftp(FtpServer::pyftpdlib(&python)?),
+        Cloud::Sftp => Server::Sftp(Sftp::start(&dir)?),
     };
     let bench = Bench {
         ctx,
@@ -305,6 +364,21 @@ fn software(b: &Bench<'_>) -> Result<Vec<(String, String)>> {
                 format!("pyftpdlib {} (PyPI)", version("pyftpdlib")?),
             ));
         }
+        Cloud::Sftp => {
+            for module in ["pysftp", "paramiko"] {
+                rows.push((module.to_owned(), format!("{} (PyPI)", version(module)?)));
+            }
+            // `ssh -V` answers on stderr; the client and sshd are one package.
+            let out = Command::new("ssh")
+                .arg("-V")
+                .output()
+                .map_err(|e| format!("cannot run ssh -V: {e}"))?;
+            let openssh = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+            rows.push((
+                "Server".to_owned(),
+                format!("sshd (`internal-sftp`), {openssh}; `sftp` and `scp` from the same"),
+            ));
+        }
         Cloud::Gcs => {
             rows.push((
                 "google-cloud-storage".to_owned(),
@@ -323,32 +397,45 @@ fn rate(bytes: f64, t: &Timed) -> String {
     format!("{:.0} MB/s", bytes / t.median() / 1e6)
 }
 
-fn section(title: String, intro: String, t: &Transfer, bytes: f64, labels: [[&str; 2]; 2]) -> Section {
+/// One workload's table: a row per contender (`labels`: up, down) and
+/// direction, each compared with MLflow and, where the large file on SFTP
+/// has OpenSSH's `sftp` among its contenders, with that too.
+fn section(title: String, intro: String, t: &Transfer, bytes: f64, labels: &[[&str; 2]]) -> Section {
+    let vs_sftp = labels.len() > SFTP;
     let mut rows = Vec::new();
     let mut commands = Vec::new();
     for (dir, timed) in [("up", &t.up), ("down", &t.down)] {
         for (i, label) in labels.iter().enumerate() {
             let tm = &timed[i];
             let ratio = timed[MLFLOW].median() / tm.median();
-            rows.push(vec![
+            let mut row = vec![
                 dir.to_owned(),
                 label[usize::from(dir == "down")].to_owned(),
                 format!("{:.2} s", tm.median()),
                 rate(bytes, tm),
                 format!("{ratio:.2}×"),
-                format!("{:.2} s", tm.cpu_median()),
-                format!("{:.2} s", tm.server_cpu_median()),
-            ]);
+            ];
+            if vs_sftp {
+                row.push(format!("{:.2}×", timed[SFTP].median() / tm.median()));
+            }
+            row.push(format!("{:.2} s", tm.cpu_median()));
+            row.push(format!("{:.2} s", tm.server_cpu_median()));
+            rows.push(row);
             commands.push((
                 format!("{dir}, {}", label[usize::from(dir == "down")]),
                 tm.command.clone(),
             ));
         }
     }
+    let mut headers = vec!["", "Contender", "Time", "Rate", "vs MLflow"];
+    if vs_sftp {
+        headers.push("vs sftp");
+    }
+    headers.extend(["Client CPU", "Server CPU"]);
     Section {
         title,
         intro,
-        headers: vec!["", "Contender", "Time", "Rate", "vs MLflow", "Client CPU", "Server CPU"],
+        headers,
         rows,
         commands,
     }
@@ -372,6 +459,13 @@ fn document<'a>(
         n => format!("{command} --runs {n}"),
     };
     let server = match b.cloud {
+        Cloud::Sftp => {
+            "OpenSSH's sshd (`internal-sftp`) on the local disk, key auth (Arca through the host alias of the \
+             server's client configuration, given in `ARCA_SFTP_SSH_CONFIG` and `ARCA_SFTP_KNOWN_HOSTS`; MLflow \
+             through the same alias in the `~/.ssh/config` of a HOME of its own, with the RSA client key, since \
+             pysftp loads no ed25519 key, and the host keys under the bare address, since pysftp looks them up by \
+             host name)"
+        }
         Cloud::Ftp => {
             "pyftpdlib on the local disk (not pure-ftpd: there every failed `CWD` waits about 5 s, and MLflow's \
              listing sends one per entry)"
@@ -383,6 +477,7 @@ fn document<'a>(
         }
     };
     let repo = match b.cloud {
+        Cloud::Sftp => "`SFTPArtifactRepository` (pysftp and paramiko)",
         Cloud::Ftp => "`FTPArtifactRepository` (ftplib)",
         Cloud::Azure => "`AzureBlobArtifactRepository` (azure-storage-blob)",
         Cloud::Gcs => "`GCSArtifactRepository` (google-cloud-storage)",
@@ -397,10 +492,19 @@ fn document<'a>(
     );
     let big_bytes = b.sizes.big_bytes() as f64;
     let small_bytes = (b.sizes.files * FILE_BYTES) as f64;
-    let labels = [
+    let mut labels = vec![
         ["arca cp", "arca cp"],
         ["MLflow log_artifact", "MLflow download_artifacts"],
     ];
+    let mut big_intro = "One file up, then down.".to_owned();
+    if b.cloud == Cloud::Sftp {
+        labels.extend([["sftp -b (put)", "sftp -b (get)"], ["scp", "scp"]]);
+        big_intro.push_str(
+            " OpenSSH's own `sftp` (batch mode, one `put` or `get`) and `scp` (which speaks SFTP since OpenSSH 9.0) \
+             are the physical reference: the same server, key and ssh configuration (`-F`), timed like `arca`, \
+             as a whole process; \"vs sftp\" is `sftp`'s time over the row's.",
+        );
+    }
     let small_labels = [
         ["arca cp -r", "arca cp -r"],
         ["MLflow log_artifacts", "MLflow download_artifacts"],
@@ -408,58 +512,77 @@ fn document<'a>(
     let sections = vec![
         section(
             format!("A {} file", b.sizes.big_shown()),
-            "One file up, then down.".to_owned(),
+            big_intro,
             big,
             big_bytes,
-            labels,
+            &labels,
         ),
         section(
             format!("{} files of 64 KiB", report::thousands(b.sizes.files as u64)),
             "One directory of files up, then down.".to_owned(),
             small,
             small_bytes,
-            small_labels,
+            &small_labels,
         ),
     ];
-    let ratio = |t: &[Timed]| t[MLFLOW].median() / t[ARCA].median();
+    // Arca's speed over the contender `against`'s.
+    let ratio = |t: &[Timed], against: usize| t[against].median() / t[ARCA].median();
     // The targets of the issues that asked for these benchmarks.
-    let big_target = if b.cloud == Cloud::Ftp { 2.0 } else { 1.5 };
-    let big_shown = format!("≥ {big_target}×");
+    let big_target = if matches!(b.cloud, Cloud::Ftp | Cloud::Sftp) {
+        2.0
+    } else {
+        1.5
+    };
     let verdict = |r: f64, target: f64| if r >= target { "met" } else { "**not met**" };
-    let notes = table(
-        &["Workload", "Arca vs MLflow", "Target", ""],
-        &[
-            vec![
-                "large file, up".to_owned(),
-                format!("{:.2}×", ratio(&big.up)),
-                big_shown.clone(),
-                verdict(ratio(&big.up), big_target).to_owned(),
-            ],
-            vec![
-                "large file, down".to_owned(),
-                format!("{:.2}×", ratio(&big.down)),
-                big_shown.clone(),
-                verdict(ratio(&big.down), big_target).to_owned(),
-            ],
-            vec![
-                "small files, up".to_owned(),
-                format!("{:.2}×", ratio(&small.up)),
-                "≥ 5×".to_owned(),
-                verdict(ratio(&small.up), 5.0).to_owned(),
-            ],
-            vec![
-                "small files, down".to_owned(),
-                format!("{:.2}×", ratio(&small.down)),
-                "≥ 5×".to_owned(),
-                verdict(ratio(&small.down), 5.0).to_owned(),
-            ],
-        ],
-    );
+    let mut targets: Vec<(&str, &str, &[Timed], usize, f64)> = vec![
+        ("large file, up", "MLflow", &big.up, MLFLOW, big_target),
+        ("large file, down", "MLflow", &big.down, MLFLOW, big_target),
+        ("small files, up", "MLflow", &small.up, MLFLOW, 5.0),
+        ("small files, down", "MLflow", &small.down, MLFLOW, 5.0),
+    ];
+    let sftp = b.cloud == Cloud::Sftp;
+    if sftp {
+        targets.extend([
+            ("large file, up", "OpenSSH `sftp`", &big.up[..], SFTP, 0.8),
+            ("large file, down", "OpenSSH `sftp`", &big.down[..], SFTP, 0.8),
+        ]);
+    }
+    let rows: Vec<Vec<String>> = targets
+        .iter()
+        .map(|&(workload, against, t, i, target)| {
+            let r = ratio(t, i);
+            let mut row = vec![workload.to_owned()];
+            if sftp {
+                row.push(against.to_owned());
+            }
+            row.extend([
+                format!("{r:.2}×"),
+                format!("≥ {target}×"),
+                verdict(r, target).to_owned(),
+            ]);
+            row
+        })
+        .collect();
+    let headers: &[&str] = if sftp {
+        &["Workload", "Against", "Arca's ratio", "Target", ""]
+    } else {
+        &["Workload", "Arca vs MLflow", "Target", ""]
+    };
+    let notes = table(headers, &rows);
     let busy = |t: &Timed| (t.cpu_median() + t.server_cpu_median()) / t.median();
+    let reference = if sftp {
+        format!(
+            ", and {:.1} and {:.1} during OpenSSH `sftp`'s upload and download",
+            busy(&big.up[SFTP]),
+            busy(&big.down[SFTP])
+        )
+    } else {
+        String::new()
+    };
     let notes = format!(
         "{notes}\nWhere the time goes: the client and the server together kept {:.1} of the machine's CPUs busy \
          during Arca's large upload ({:.1} during MLflow's), {:.1} during Arca's large download ({:.1} during \
-         MLflow's); a figure near the number of CPUs means the machine, not the protocol, bounds the run.",
+         MLflow's){reference}; a figure near the number of CPUs means the machine, not the protocol, bounds the run.",
         busy(&big.up[ARCA]),
         busy(&big.up[MLFLOW]),
         busy(&big.down[ARCA]),
@@ -492,9 +615,29 @@ mod tests {
             up: vec![t(1.0), t(3.0)],
             down: vec![t(2.0), t(2.0)],
         };
-        let s = section("x".into(), String::new(), &transfer, 3e6, [["a", "a"], ["m", "m"]]);
+        let s = section("x".into(), String::new(), &transfer, 3e6, &[["a", "a"], ["m", "m"]]);
         assert_eq!(s.rows[0][4], "3.00×");
         assert_eq!(s.rows[0][3], "3 MB/s");
         assert_eq!(s.rows[2][4], "1.00×");
+        assert!(!s.headers.contains(&"vs sftp"));
+    }
+
+    #[test]
+    fn the_large_file_on_sftp_compares_with_openssh_too() {
+        let t = |secs: f64| Timed {
+            secs: vec![secs],
+            ..Timed::default()
+        };
+        let transfer = Transfer {
+            up: vec![t(1.0), t(4.0), t(2.0), t(2.0)],
+            down: vec![t(1.0); 4],
+        };
+        let labels = [["a", "a"], ["m", "m"], ["s", "s"], ["c", "c"]];
+        let s = section("x".into(), String::new(), &transfer, 3e6, &labels);
+        assert_eq!(s.headers[5], "vs sftp");
+        assert_eq!(s.rows.len(), 8);
+        assert_eq!((s.rows[0][4].as_str(), s.rows[0][5].as_str()), ("4.00×", "2.00×"));
+        assert_eq!(s.rows[2][5], "1.00×");
+        assert_eq!(s.rows[0].len(), s.headers.len());
     }
 }

@@ -16,6 +16,7 @@ const PARTS: &[(&str, &str)] = &[
     ("azure", "Arca on Azure Blob (Azurite) against MLflow"),
     ("gcs", "Arca on GCS (the project's test server) against MLflow"),
     ("ftp", "Arca on FTP against MLflow"),
+    ("sftp", "Arca on SFTP against MLflow"),
 ];
 
 /// The top of a new document (an existing one keeps its own).
@@ -33,6 +34,7 @@ Measured by `cargo xtask bench`. Each part below is written by its own command, 
 | [Arca on Azure Blob (Azurite) against MLflow](#arca-on-azure-blob-azurite-against-mlflow) | `cargo xtask bench azure` |
 | [Arca on GCS (the project's test server) against MLflow](#arca-on-gcs-the-projects-test-server-against-mlflow) | `cargo xtask bench gcs` |
 | [Arca on FTP against MLflow](#arca-on-ftp-against-mlflow) | `cargo xtask bench ftp` |
+| [Arca on SFTP against MLflow](#arca-on-sftp-against-mlflow) | `cargo xtask bench sftp` |
 
 `cargo xtask bench all` runs them all, one after the other.
 ";

@@ -102,13 +102,14 @@ pub fn cpu_seconds(path: &Path) -> Result<f64> {
 }
 
 /// The CPU time, in clock ticks, of the processes this process started
-/// whose command name (`/proc/<pid>/comm`) is one of `names`.
-/// Their children count too (a server that forks a process per session,
-/// as pure-ftpd does).
+/// whose command name (`/proc/<pid>/comm`) is one of `names`, and of all
+/// their descendants: a server that forks a process per session (as
+/// pure-ftpd does), or two (sshd: a monitor, and under it the session that
+/// runs `internal-sftp`).
 pub fn server_ticks(names: &[&str]) -> u64 {
     let me = std::process::id();
     let all = processes();
-    let servers: Vec<u32> = all
+    let mut tree: Vec<u32> = all
         .iter()
         .filter(|p| p.ppid == me)
         .filter(|p| {
@@ -117,14 +118,23 @@ pub fn server_ticks(names: &[&str]) -> u64 {
         })
         .map(|p| p.pid)
         .collect();
-    // A server's own time and its ended sessions' (reaped by it), and its
-    // sessions still running.
+    loop {
+        let more: Vec<u32> = all
+            .iter()
+            .filter(|p| tree.contains(&p.ppid) && !tree.contains(&p.pid))
+            .map(|p| p.pid)
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        tree.extend(more);
+    }
+    // Each process's own time and that of its ended children (reaped by
+    // it, their own ended children included); a process still running is
+    // in no one's ended children yet, so nothing is counted twice.
     all.iter()
-        .map(|p| match (servers.contains(&p.pid), servers.contains(&p.ppid)) {
-            (true, _) => p.ticks + p.child_ticks,
-            (false, true) => p.ticks,
-            _ => 0,
-        })
+        .filter(|p| tree.contains(&p.pid))
+        .map(|p| p.ticks + p.child_ticks)
         .sum()
 }
 

@@ -1,9 +1,9 @@
-"""The Python contenders of `cargo xtask bench azure|gcs`: MLflow's own
-artifact repository for the scheme, one transfer per process.
+"""The Python contenders of `cargo xtask bench azure|gcs|ftp|sftp`: MLflow's
+own artifact repository for the scheme, one transfer per process.
 
-    python cloud_bench.py azure|gcs|ftp up-file FILE URI
-    python cloud_bench.py azure|gcs|ftp up-dir DIR URI
-    python cloud_bench.py azure|gcs|ftp down URI DIR
+    python cloud_bench.py azure|gcs|ftp|sftp up-file FILE URI
+    python cloud_bench.py azure|gcs|ftp|sftp up-dir DIR URI
+    python cloud_bench.py azure|gcs|ftp|sftp down URI DIR
 
 Azure: `AzureBlobArtifactRepository(URI)`, which reads
 AZURE_STORAGE_CONNECTION_STRING (azure-storage-blob underneath).
@@ -13,6 +13,9 @@ endpoint in STORAGE_EMULATOR_HOST (google-auth trades a JWT for a token at
 the file's token_uri): MLflow's own `storage.Client()` would go anonymous
 under STORAGE_EMULATOR_HOST.
 FTP: `FTPArtifactRepository(URI)` (ftplib), the credentials in the URI.
+SFTP: `SFTPArtifactRepository(URI)` (pysftp, paramiko), which reads
+`~/.ssh/config` for the URI's host alias, and pysftp `~/.ssh/known_hosts`:
+xtask runs this with a HOME of its own holding both.
 
 Only the transfer call is timed: the imports and the repository's creation
 happen before the clock starts. Prints one JSON line: {"secs": <seconds of
@@ -30,6 +33,10 @@ import time
 
 
 def repository(backend, uri):
+    if backend == "sftp":
+        from mlflow.store.artifact.sftp_artifact_repo import SFTPArtifactRepository
+
+        return SFTPArtifactRepository(uri)
     if backend == "ftp":
         from mlflow.store.artifact.ftp_artifact_repo import FTPArtifactRepository
 
