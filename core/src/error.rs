@@ -120,6 +120,20 @@ impl Error {
         Self::new(ErrorKind::UNEXPECTED, message)
     }
 
+    /// A request to `server` about `path` during which nothing moved for
+    /// `secs` seconds (an idle timeout, as MLflow's
+    /// `MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT` sets): `TIMEOUT`, temporary.
+    pub fn stalled(action: &str, server: &str, path: &str, secs: f64) -> Self {
+        Self::new(
+            ErrorKind::TIMEOUT,
+            format!(
+                "cannot {action} {server}{path}: nothing moved for {secs} s (MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT)"
+            ),
+        )
+        .with("path", path)
+        .temporary()
+    }
+
     /// Marks the error as temporary (worth retrying).
     pub fn temporary(mut self) -> Self {
         self.temporary = true;

@@ -67,6 +67,7 @@ pub mod path;
 pub mod plugin;
 pub mod runtime;
 pub mod types;
+pub mod uri;
 
 pub use abi::Requirement;
 pub use error::{Error, ErrorKind, Result};

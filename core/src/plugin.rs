@@ -196,6 +196,47 @@ impl Config {
         self.entries.remove(key)
     }
 
+    /// Takes `key`, else reads the first variable of `vars` that `env`
+    /// gives a non-blank value for (`env` is `std::env::var` in a plugin,
+    /// a closure in its tests). Returns the value and where it came from
+    /// (`configuration key K` or the variable's name), for messages.
+    pub fn take_or_env(
+        &mut self,
+        key: &str,
+        vars: &[&str],
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Option<(String, String)> {
+        if let Some(v) = self.entries.remove(key) {
+            return Some((v, format!("configuration key {key}")));
+        }
+        vars.iter().find_map(|var| {
+            env(var)
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| (v, (*var).to_owned()))
+        })
+    }
+
+    /// An idle timeout in seconds from [`Config::take_or_env`]: above 0
+    /// and at most a week; anything else is refused, naming its source.
+    pub fn take_timeout(
+        &mut self,
+        key: &str,
+        vars: &[&str],
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<std::time::Duration>> {
+        const MAX_SECS: f64 = 604_800.0;
+        match self.take_or_env(key, vars, env) {
+            None => Ok(None),
+            Some((v, from)) => match v.trim().parse::<f64>() {
+                Ok(s) if s > 0.0 && s <= MAX_SECS => Ok(Some(std::time::Duration::from_secs_f64(s))),
+                _ => Err(Error::new(
+                    ErrorKind::CONFIG_INVALID,
+                    format!("{from} must be a number of seconds above 0 and at most {MAX_SECS}, got {v:?}"),
+                )),
+            },
+        }
+    }
+
     /// Takes and parses a value; a parse failure names the key.
     pub fn take_parsed<T: std::str::FromStr>(&mut self, key: &str) -> Result<Option<T>> {
         match self.entries.remove(key) {
@@ -239,5 +280,38 @@ impl Config {
     /// Whether no key is left.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_come_from_the_map_then_the_environment() {
+        let env = |name: &str| match name {
+            "A" => Some("  ".to_owned()),
+            "B" => Some("from-b".to_owned()),
+            "T" => Some("2.5".to_owned()),
+            "BAD" => Some("-1".to_owned()),
+            _ => None,
+        };
+        let mut c = Config::from_pairs([("k", "from-map")]);
+        assert_eq!(
+            c.take_or_env("k", &["B"], &env),
+            Some(("from-map".to_owned(), "configuration key k".to_owned()))
+        );
+        assert_eq!(
+            c.take_or_env("k", &["A", "B"], &env),
+            Some(("from-b".to_owned(), "B".to_owned()))
+        );
+        assert_eq!(c.take_or_env("k", &["A", "C"], &env), None);
+        assert_eq!(
+            c.take_timeout("timeout", &["T"], &env).ok().flatten(),
+            Some(std::time::Duration::from_millis(2500))
+        );
+        let e = c.take_timeout("timeout", &["BAD"], &env).err().map(|e| e.message);
+        assert!(e.is_some_and(|m| m.starts_with("BAD must be")));
+        assert!(c.is_empty());
     }
 }

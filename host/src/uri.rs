@@ -28,35 +28,9 @@ pub fn has_scheme(uri: &str) -> bool {
     s != "file" || uri.to_ascii_lowercase().starts_with("file:")
 }
 
-/// Replaces the password in `scheme://user:password@host/…` with `***`.
-pub fn redact(uri: &str) -> String {
-    let Some(start) = uri.find("://").map(|i| i + 3) else {
-        return uri.to_owned();
-    };
-    let rest = &uri[start..];
-    let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..auth_end];
-    match authority.rfind('@') {
-        Some(at) => {
-            let userinfo = &authority[..at];
-            match userinfo.find(':') {
-                Some(colon) => format!("{}{}:***{}", &uri[..start], &userinfo[..colon], &rest[at..]),
-                None => uri.to_owned(),
-            }
-        }
-        None => uri.to_owned(),
-    }
-}
-
-/// The password in `scheme://user:password@host/…`, if any.
-pub fn password_of(uri: &str) -> Option<&str> {
-    let start = uri.find("://")? + 3;
-    let rest = &uri[start..];
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    let userinfo = &authority[..authority.rfind('@')?];
-    let pw = &userinfo[userinfo.find(':')? + 1..];
-    (!pw.is_empty()).then_some(pw)
-}
+/// The password hidden, and the password itself (arca-core has them, for
+/// the plugins as well).
+pub use arca_core::uri::{password_of, redact};
 
 /// Splits a URI into the store to open and the path inside it.
 ///
@@ -117,14 +91,6 @@ mod tests {
         assert_eq!(scheme_of("C:/x"), "file");
         assert!(has_scheme("file:///x"));
         assert!(!has_scheme("/tmp/x"));
-    }
-
-    #[test]
-    fn redacts_passwords_only() {
-        assert_eq!(redact("ftp://u:secret@h:21/p"), "ftp://u:***@h:21/p");
-        assert_eq!(redact("sftp://u@h/p"), "sftp://u@h/p");
-        assert_eq!(redact("s3://b/k@x:y"), "s3://b/k@x:y");
-        assert_eq!(redact("/plain:path"), "/plain:path");
     }
 
     #[test]

@@ -9,8 +9,6 @@ use std::time::Duration;
 pub const DEFAULT_PORT: u16 = 21;
 /// Control connections a store keeps at most (one per transfer in flight).
 pub const DEFAULT_CONNECTIONS: usize = 8;
-/// The longest idle timeout accepted (a week).
-pub const MAX_TIMEOUT_SECS: f64 = 604_800.0;
 
 /// A parsed store configuration. `Debug` never shows the password.
 #[derive(Clone)]
@@ -58,45 +56,8 @@ fn invalid(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::CONFIG_INVALID, message)
 }
 
-/// Percent-decodes `s`; `None` if an escape is malformed or the result is
-/// not UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let v = u8::from_str_radix(s.get(i + 1..i + 3)?, 16).ok()?;
-            out.push(v);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-/// The URI with any password replaced by `***`, for messages.
-pub fn redacted(uri: &str) -> String {
-    let Some((scheme, rest)) = uri.split_once("://") else {
-        return uri.to_owned();
-    };
-    let end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-            let shown = if userinfo.contains(':') {
-                format!("{user}:***")
-            } else {
-                user.to_owned()
-            };
-            format!("{scheme}://{shown}@{host}{path}")
-        }
-        None => uri.to_owned(),
-    }
-}
+use arca_core::uri::percent_decode;
+pub use arca_core::uri::redact as redacted;
 
 impl FtpConfig {
     /// Parses `ftp://user[:password]@host[:port]/path` and takes this
@@ -160,24 +121,7 @@ impl FtpConfig {
                 redacted(uri)
             )));
         }
-        let timeout = match config
-            .take("timeout")
-            .map(|v| (v, "configuration key timeout"))
-            .or_else(|| {
-                env("MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT")
-                    .filter(|v| !v.trim().is_empty())
-                    .map(|v| (v, "MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT"))
-            }) {
-            None => None,
-            Some((v, from)) => match v.trim().parse::<f64>() {
-                Ok(s) if s > 0.0 && s <= MAX_TIMEOUT_SECS => Some(Duration::from_secs_f64(s)),
-                _ => {
-                    return Err(invalid(format!(
-                        "{from} must be a number of seconds above 0 and at most {MAX_TIMEOUT_SECS}, got {v:?}"
-                    )));
-                }
-            },
-        };
+        let timeout = config.take_timeout("timeout", &["MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT"], env)?;
         let max_connections = match config.take("max_connections") {
             None => DEFAULT_CONNECTIONS,
             Some(v) => match v.trim().parse::<usize>() {
@@ -185,13 +129,7 @@ impl FtpConfig {
                 _ => return Err(invalid(format!("max_connections must be 1 to 256, got {v:?}"))),
             },
         };
-        let setting = |config: &mut Config, key: &str, var: &'static str| {
-            config
-                .take(key)
-                .map(|v| (v, format!("configuration key {key}")))
-                .or_else(|| env(var).filter(|v| !v.trim().is_empty()).map(|v| (v, var.to_owned())))
-        };
-        let ignore_tls = match setting(&mut config, "ignore_tls", "MLFLOW_TRACKING_INSECURE_TLS") {
+        let ignore_tls = match config.take_or_env("ignore_tls", &["MLFLOW_TRACKING_INSECURE_TLS"], env) {
             None => false,
             Some((v, from)) => match v.trim().to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" | "on" => true,
@@ -199,7 +137,9 @@ impl FtpConfig {
                 _ => return Err(invalid(format!("invalid boolean for {from} (expected true or false)"))),
             },
         };
-        let ca_bundle = setting(&mut config, "ca_bundle", "MLFLOW_TRACKING_SERVER_CERT_PATH").map(|(v, _)| v);
+        let ca_bundle = config
+            .take_or_env("ca_bundle", &["MLFLOW_TRACKING_SERVER_CERT_PATH"], env)
+            .map(|(v, _)| v);
         config.finish()?;
         Ok(Self {
             host,

@@ -46,16 +46,6 @@ pub(crate) fn ftp_error(action: &str, server: &str, path: &str, e: &FtpError) ->
     if temporary { err.temporary() } else { err }
 }
 
-/// A request that went without progress for `secs` seconds.
-pub(crate) fn timed_out(action: &str, server: &str, path: &str, secs: f64) -> Error {
-    Error::new(
-        ErrorKind::TIMEOUT,
-        format!("cannot {action} {server}{path}: nothing moved for {secs} s (MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT)"),
-    )
-    .with("path", path)
-    .temporary()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@
 //! A connection that failed mid-command is dropped, never reused.
 
 use crate::config::FtpConfig;
-use crate::error::{ftp_error, timed_out};
+use crate::error::ftp_error;
 use arca_core::{Error, Result};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -71,7 +71,7 @@ impl Pool {
         let r = match self.config.timeout {
             Some(t) => match tokio::time::timeout(t, f).await {
                 Ok(r) => r,
-                Err(_) => return Err(timed_out(action, &self.server, path, t.as_secs_f64())),
+                Err(_) => return Err(Error::stalled(action, &self.server, path, t.as_secs_f64())),
             },
             None => f.await,
         };

@@ -10,7 +10,7 @@ use suppaftp::tokio::{AsyncRustlsStream, TransferStream};
 use tokio::io::AsyncReadExt;
 
 /// Bytes read per chunk at most.
-const BUF: usize = 256 << 10;
+const BUF: usize = arca_core::CHUNK_SIZE;
 
 /// Reads one file (or a range of it).
 pub struct FtpReader {
@@ -136,11 +136,12 @@ impl Reader for FtpReader {
             .remaining
             .map_or(BUF, |r| usize::try_from(r).unwrap_or(BUF).min(BUF))
             .max(1);
-        let mut buf = vec![0u8; want];
-        let mut filled = 0;
+        // Read into spare capacity: no zeroing of a buffer about to be
+        // overwritten.
+        let mut buf = Vec::with_capacity(want);
         let timeout = self.conn.as_ref().and_then(|c| c.pool().config.timeout);
-        while filled < want {
-            let read = stream.read(&mut buf[filled..]);
+        while buf.len() < want {
+            let read = stream.read_buf(&mut buf);
             let n = match timeout {
                 Some(t) => match tokio::time::timeout(t, read).await {
                     Ok(r) => r,
@@ -157,7 +158,7 @@ impl Reader for FtpReader {
             };
             match n {
                 Ok(0) => break,
-                Ok(n) => filled += n,
+                Ok(_) => {}
                 Err(e) => {
                     if let Some(c) = self.conn.as_mut() {
                         c.broken();
@@ -168,6 +169,7 @@ impl Reader for FtpReader {
                 }
             }
         }
+        let filled = buf.len();
         if filled == 0 {
             if let Some(r) = self.remaining.filter(|r| *r > 0) {
                 return Err(
@@ -183,7 +185,6 @@ impl Reader for FtpReader {
             self.close(true).await?;
             return Ok(None);
         }
-        buf.truncate(filled);
         if let Some(r) = self.remaining.as_mut() {
             *r -= filled as u64;
         }

@@ -7,12 +7,9 @@
 use crate::pool::Conn;
 use crate::store::{FtpStore, checked};
 use arca_core::{ArtifactPath, Chunk, Error, ErrorKind, Result, Writer};
-use std::sync::atomic::{AtomicU64, Ordering};
 use suppaftp::tokio::{AsyncRustlsStream, TransferStream};
 use tokio::io::AsyncWriteExt;
 use tokio::runtime::Handle;
-
-static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Writes one file.
 pub struct FtpWriter {
@@ -29,15 +26,6 @@ impl std::fmt::Debug for FtpWriter {
             .field("path", &self.full)
             .finish_non_exhaustive()
     }
-}
-
-/// A fresh temporary name in the directory `parent`.
-fn temp_name(parent: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{parent}/.arca-{}-{nanos:x}-{n}.tmp", std::process::id())
 }
 
 /// Makes every directory of `dir` (an absolute path) that is missing.
@@ -70,7 +58,7 @@ pub(crate) async fn open(store: &FtpStore, path: &ArtifactPath) -> Result<FtpWri
     }
     let full = store.full(path);
     let parent = full.rsplit_once('/').map_or("", |(p, _)| p).to_owned();
-    let temp = temp_name(&parent);
+    let temp = arca_core::uri::temp_name(&parent);
     let pool = store.pool.clone();
     let mut conn = pool.get().await?;
     let first = pool

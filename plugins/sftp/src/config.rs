@@ -12,8 +12,6 @@ pub const DEFAULT_PORT: u16 = 22;
 /// SFTP channels a store keeps open at most (one per operation or
 /// transfer in flight), all on one SSH connection.
 pub const DEFAULT_CHANNELS: usize = 8;
-/// The longest idle timeout accepted (a week).
-pub const MAX_TIMEOUT_SECS: f64 = 604_800.0;
 
 /// What to do with a server whose host key `known_hosts` does not list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,60 +73,8 @@ fn invalid(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::CONFIG_INVALID, message)
 }
 
-/// Percent-decodes `s`; `None` if an escape is malformed or the result is
-/// not UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            out.push(u8::from_str_radix(s.get(i + 1..i + 3)?, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-/// The URI with any password replaced by `***`, for messages.
-pub fn redacted(uri: &str) -> String {
-    let Some((scheme, rest)) = uri.split_once("://") else {
-        return uri.to_owned();
-    };
-    let end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let shown = match userinfo.split_once(':') {
-                Some((user, _)) => format!("{user}:***"),
-                None => userinfo.to_owned(),
-            };
-            format!("{scheme}://{shown}@{host}{path}")
-        }
-        None => uri.to_owned(),
-    }
-}
-
-/// The key from the map, else the first set variable of `vars`, with where
-/// it came from.
-fn setting(
-    config: &mut Config,
-    env: &dyn Fn(&str) -> Option<String>,
-    key: &str,
-    vars: &[&str],
-) -> Option<(String, String)> {
-    if let Some(v) = config.take(key) {
-        return Some((v, format!("configuration key {key}")));
-    }
-    vars.iter().find_map(|var| {
-        env(var)
-            .filter(|v| !v.trim().is_empty())
-            .map(|v| (v, (*var).to_owned()))
-    })
-}
+use arca_core::uri::percent_decode;
+pub use arca_core::uri::redact as redacted;
 
 fn parse_policy(v: &str, from: &str) -> Result<HostKeyPolicy> {
     match v.trim().to_ascii_lowercase().as_str() {
@@ -212,7 +158,7 @@ impl SftpConfig {
         }
 
         let home = env("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
-        let ssh_config_path = match setting(&mut config, env, "ssh_config", &["ARCA_SFTP_SSH_CONFIG"]) {
+        let ssh_config_path = match config.take_or_env("ssh_config", &["ARCA_SFTP_SSH_CONFIG"], env) {
             Some((v, _)) => Some(PathBuf::from(v)),
             None => home.as_ref().map(|h| h.join(".ssh").join("config")),
         };
@@ -248,7 +194,7 @@ impl SftpConfig {
         let expand = |p: &str| ssh_config::expand(p, home.as_deref(), &connect_host, &user);
 
         let mut identity_files: Vec<PathBuf> = Vec::new();
-        if let Some((v, _)) = setting(&mut config, env, "identity_file", &["ARCA_SFTP_IDENTITY_FILE"]) {
+        if let Some((v, _)) = config.take_or_env("identity_file", &["ARCA_SFTP_IDENTITY_FILE"], env) {
             identity_files.push(expand(&v));
         }
         identity_files.extend(host_config.identity_files.iter().map(|p| expand(p)));
@@ -259,12 +205,12 @@ impl SftpConfig {
                 identity_files.push(h.join(".ssh").join(name));
             }
         }
-        let agent_socket = match setting(&mut config, env, "ssh_auth_sock", &["SSH_AUTH_SOCK"]) {
+        let agent_socket = match config.take_or_env("ssh_auth_sock", &["SSH_AUTH_SOCK"], env) {
             _ if host_config.identities_only == Some(true) => None,
             Some((v, _)) if !v.trim().is_empty() => Some(PathBuf::from(v)),
             _ => None,
         };
-        let known_hosts = match setting(&mut config, env, "known_hosts", &["ARCA_SFTP_KNOWN_HOSTS"]) {
+        let known_hosts = match config.take_or_env("known_hosts", &["ARCA_SFTP_KNOWN_HOSTS"], env) {
             Some((v, _)) => expand(&v),
             None => match (&host_config.known_hosts, &home) {
                 (Some(k), _) => expand(k.split_whitespace().next().unwrap_or(k)),
@@ -272,37 +218,18 @@ impl SftpConfig {
                 (None, None) => PathBuf::from(".ssh/known_hosts"),
             },
         };
-        let (host_key_policy, host_key_policy_from) = match setting(
-            &mut config,
-            env,
-            "strict_host_key_checking",
-            &["ARCA_SFTP_STRICT_HOST_KEY_CHECKING"],
-        ) {
-            Some((v, from)) => (parse_policy(&v, &from)?, from),
-            None => match &host_config.strict_host_key_checking {
-                Some(v) => {
-                    let from = "StrictHostKeyChecking in the ssh config".to_owned();
-                    (parse_policy(v, &from)?, from)
-                }
-                None => (HostKeyPolicy::Strict, "the default".to_owned()),
-            },
-        };
-        let timeout = match setting(
-            &mut config,
-            env,
-            "timeout",
-            &["MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT"],
-        ) {
-            None => None,
-            Some((v, from)) => match v.trim().parse::<f64>() {
-                Ok(s) if s > 0.0 && s <= MAX_TIMEOUT_SECS => Some(Duration::from_secs_f64(s)),
-                _ => {
-                    return Err(invalid(format!(
-                        "{from} must be a number of seconds above 0 and at most {MAX_TIMEOUT_SECS}, got {v:?}"
-                    )));
-                }
-            },
-        };
+        let (host_key_policy, host_key_policy_from) =
+            match config.take_or_env("strict_host_key_checking", &["ARCA_SFTP_STRICT_HOST_KEY_CHECKING"], env) {
+                Some((v, from)) => (parse_policy(&v, &from)?, from),
+                None => match &host_config.strict_host_key_checking {
+                    Some(v) => {
+                        let from = "StrictHostKeyChecking in the ssh config".to_owned();
+                        (parse_policy(v, &from)?, from)
+                    }
+                    None => (HostKeyPolicy::Strict, "the default".to_owned()),
+                },
+            };
+        let timeout = config.take_timeout("timeout", &["MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT"], env)?;
         let max_channels = match config.take("max_channels") {
             None => DEFAULT_CHANNELS,
             Some(v) => match v.trim().parse::<usize>() {

@@ -9,7 +9,7 @@
 //! one, then the ssh-agent's keys, then the identity files.
 
 use crate::config::{HostKeyPolicy, SftpConfig};
-use crate::error::{sftp_error, ssh_error, timed_out};
+use crate::error::{sftp_error, ssh_error};
 use arca_core::{Error, ErrorKind, Result};
 use russh::client::{self, AuthResult, Handle};
 use russh::keys::agent::AgentIdentity;
@@ -166,7 +166,7 @@ impl Pool {
         match self.config.timeout {
             Some(t) => tokio::time::timeout(t, f)
                 .await
-                .map_err(|_| timed_out(action, &self.server, path, t.as_secs_f64())),
+                .map_err(|_| Error::stalled(action, &self.server, path, t.as_secs_f64())),
             None => Ok(f.await),
         }
     }
@@ -195,7 +195,7 @@ impl Pool {
         match self.config.timeout {
             Some(t) => tokio::time::timeout(t, f)
                 .await
-                .unwrap_or_else(|_| Err(timed_out(action, &self.server, "", t.as_secs_f64()))),
+                .unwrap_or_else(|_| Err(Error::stalled(action, &self.server, "", t.as_secs_f64()))),
             None => f.await,
         }
     }

@@ -13,13 +13,10 @@ use russh_sftp::client::error::Error as SftpError;
 use russh_sftp::protocol::{FileAttributes, OpenFlags, Packet, StatusCode};
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::task::JoinHandle;
 
 /// Write requests kept in flight.
 const DEPTH: usize = 16;
-
-static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 type Pending = JoinHandle<std::result::Result<(), SftpError>>;
 
@@ -42,15 +39,6 @@ impl std::fmt::Debug for SftpWriter {
             .field("offset", &self.offset)
             .finish_non_exhaustive()
     }
-}
-
-/// A fresh temporary name in the directory `parent`.
-fn temp_name(parent: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{parent}/.arca-{}-{nanos:x}-{n}.tmp", std::process::id())
 }
 
 /// Makes every missing directory of `dir` (an absolute path).
@@ -88,7 +76,7 @@ pub(crate) async fn open(store: &SftpStore, path: &ArtifactPath) -> Result<SftpW
     }
     let full = store.full(path);
     let parent = full.rsplit_once('/').map_or("", |(p, _)| p).to_owned();
-    let temp = temp_name(&parent);
+    let temp = arca_core::uri::temp_name(&parent);
     let pool = store.pool.clone();
     let mut chan = pool.get().await?;
     let sftp = chan.sftp()?.clone();
