@@ -1,4 +1,4 @@
-//! `cargo xtask bench [local|server|s3|azure|gcs|ftp|sftp|all] [--runs N]`: Arca measured side by
+//! `cargo xtask bench [local|server|s3|azure|gcs|ftp|sftp|hdfs|all] [--runs N]`: Arca measured side by
 //! side with what it replaces, in one run, on a release build, through the
 //! real plugin loader. Each benchmark writes its own part of `BENCHMARKS.md`
 //! and keeps the others ([`document`]).
@@ -21,10 +21,11 @@
 //! `s3`: the S3 plugin against boto3 and MLflow on one fresh radosgw, in
 //! `<target>/bench-work/s3/` ([`s3`]).
 //!
-//! `azure`, `gcs`, `ftp`, `sftp`: Arca against MLflow's own artifact
+//! `azure`, `gcs`, `ftp`, `sftp`, `hdfs`: Arca against MLflow's own artifact
 //! repository for the scheme, on a test server started for the run, in
 //! `<target>/bench-work/<name>/` ([`cloud`]); on SFTP, OpenSSH's `sftp` and
-//! `scp` as well, for the large file.
+//! `scp` as well, for the large file; on HDFS, the Java client MLflow's
+//! repository runs through pyarrow's `libhdfs` (not installable here).
 //!
 //! `all`: every one of them, in that order.
 //!
@@ -124,6 +125,7 @@ pub fn run(args: &[String]) -> Result {
         "gcs" => (false, false, false, vec![cloud::Cloud::Gcs]),
         "ftp" => (false, false, false, vec![cloud::Cloud::Ftp]),
         "sftp" => (false, false, false, vec![cloud::Cloud::Sftp]),
+        "hdfs" => (false, false, false, vec![cloud::Cloud::Hdfs]),
         "all" => (
             true,
             true,
@@ -133,11 +135,12 @@ pub fn run(args: &[String]) -> Result {
                 cloud::Cloud::Gcs,
                 cloud::Cloud::Ftp,
                 cloud::Cloud::Sftp,
+                cloud::Cloud::Hdfs,
             ],
         ),
         other => {
             return Err(format!(
-                "unknown benchmark `{other}`; use `local`, `server`, `s3`, `azure`, `gcs`, `ftp`, `sftp` or `all`"
+                "unknown benchmark `{other}`; use `local`, `server`, `s3`, `azure`, `gcs`, `ftp`, `sftp`, `hdfs` or `all`"
             ));
         }
     };
@@ -152,7 +155,7 @@ pub fn run(args: &[String]) -> Result {
     // Smaller inputs for the S3 benchmark, for working on it (not in `help`).
     let (size_mib, files) = (args.value("--size-mib")?, args.value("--files")?);
     if !s3 && clouds.is_empty() && (size_mib.is_some() || files.is_some()) {
-        return Err("--size-mib and --files apply to `cargo xtask bench s3|azure|gcs|ftp|sftp` only".to_owned());
+        return Err("--size-mib and --files apply to `cargo xtask bench s3|azure|gcs|ftp|sftp|hdfs` only".to_owned());
     }
     let sizes = s3::Sizes::parse(size_mib, files)?;
     args.finish()?;
@@ -164,6 +167,11 @@ pub fn run(args: &[String]) -> Result {
         if !crate::servers::sftp::SftpServer::available() {
             return Err("the sftp benchmark needs OpenSSH's sshd (`apt-get install openssh-server`)".to_owned());
         }
+    }
+    if clouds.contains(&cloud::Cloud::Hdfs) && !crate::servers::hdfs::available() {
+        return Err(
+            "the hdfs benchmark needs java, jar and mvn (`apt-get install openjdk-17-jdk-headless maven`)".to_owned(),
+        );
     }
     if s3 {
         s3::check_tools()?;

@@ -63,10 +63,12 @@ Tasks:
   test [--no-python]        build, build the loader fixtures, run every test (the Python suite in
                             tests/python too, from a venv in <target>/py-venv, unless --no-python),
                             then tidy
+  test hdfs-kerberos        the hdfs plugin against a Kerberos-secured MiniDFSCluster (MiniKdc):
+                            default credentials, the conformance suite, then MLflow's ticket cache
   tidy                      check file lengths, crate manifests, machine paths and required docs
-  bench [local|server|s3|azure|gcs|ftp|sftp|all] [--runs N]
+  bench [local|server|s3|azure|gcs|ftp|sftp|hdfs|all] [--runs N]
                             run the benchmarks (release build) and write their part of BENCHMARKS.md
-                            (s3, azure, gcs, ftp and sftp start their own server; sftp also runs
+                            (s3, azure, gcs, ftp, sftp and hdfs start their own server; sftp also runs
                             OpenSSH's sftp and scp; --size-mib N and --files N shrink their inputs
                             while working on them)
   help                      show this text

@@ -54,6 +54,7 @@ pub const PLUGINS: &[Plugin] = &[
     plugin("gcs",    "arca-plugin-gcs",    "arca_plugin_gcs",    &["gs"],     Workspace),
     plugin("ftp",    "arca-plugin-ftp",    "arca_plugin_ftp",    &["ftp", "ftps"], Workspace),
     plugin("sftp",   "arca-plugin-sftp",   "arca_plugin_sftp",   &["sftp"],   Workspace),
+    plugin("hdfs",   "arca-plugin-hdfs",   "arca_plugin_hdfs",   &["hdfs", "viewfs"], Workspace),
 ];
 
 impl Plugin {

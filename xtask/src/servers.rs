@@ -11,6 +11,7 @@ pub mod azurite;
 pub mod ceph;
 pub mod ftp;
 pub mod gcs;
+pub mod hdfs;
 pub mod sftp;
 pub mod tls;
 

@@ -25,10 +25,16 @@ use crate::servers::azurite::{self, Azurite};
 use crate::servers::ceph::{self, Ceph};
 use crate::servers::ftp::FtpServer;
 use crate::servers::gcs::GcsServer;
+use crate::servers::hdfs::{self, HdfsServer};
 use crate::servers::sftp::SftpServer;
 use crate::tidy;
 
 pub fn run(args: &[String]) -> Result {
+    if args.first().map(String::as_str) == Some("hdfs-kerberos") {
+        let rest = Args::new(&args[1..]);
+        rest.finish()?;
+        return hdfs_kerberos();
+    }
     let mut args = Args::new(args);
     let with_python = !args.flag("--no-python");
     args.finish()?;
@@ -61,6 +67,9 @@ pub fn run(args: &[String]) -> Result {
     // suite and the Python suite; they are stopped (by their guards) after
     // pytest.
     let azure_start = std::thread::spawn(start_azure);
+    // The MiniDFSCluster (a JVM) too; its first run also has Maven fetch
+    // the launcher's dependencies.
+    let hdfs_start = std::thread::spawn(start_hdfs);
     let mut ceph = match start_s3() {
         Ok(ceph) => ceph,
         // Everything but S3 can still be tested: report the failure and go on.
@@ -77,6 +86,17 @@ pub fn run(args: &[String]) -> Result {
         }
         Err(_) => {
             step(Err("starting azurite panicked".to_owned()));
+            None
+        }
+    };
+    let mut hdfs = match hdfs_start.join() {
+        Ok(Ok(hdfs)) => hdfs,
+        Ok(Err(e)) => {
+            step(Err(e));
+            None
+        }
+        Err(_) => {
+            step(Err("starting the MiniDFSCluster panicked".to_owned()));
             None
         }
     };
@@ -126,6 +146,10 @@ pub fn run(args: &[String]) -> Result {
     if let Some(server) = ftp.first() {
         server_env.push(("ARCA_FTP_TEST_URI", server.uri("")));
     }
+    if let Some(server) = &hdfs {
+        server_env.extend(server.env());
+        extra_uris.push(server.uri("conformance"));
+    }
     if let Some(server) = &sftp {
         server_env.extend(server.env());
         // Key auth through the ssh config's host alias, and password auth
@@ -158,6 +182,7 @@ pub fn run(args: &[String]) -> Result {
         gcs = None;
         ftp = Vec::new();
         sftp = None;
+        hdfs = None;
     }
     match plugins::example_manifests(&plugins::all()) {
         Ok(examples) => {
@@ -181,6 +206,7 @@ pub fn run(args: &[String]) -> Result {
     drop(gcs);
     drop(ftp);
     drop(sftp);
+    drop(hdfs);
     step(tidy::run(&[]));
 
     match failed.len() {
@@ -278,6 +304,25 @@ fn start_sftp(step: &mut impl FnMut(Result)) -> Option<SftpServer> {
     None
 }
 
+/// Starts the MiniDFSCluster where Java and Maven are installed (required
+/// under CI, where `.ci/run` installs them).
+fn start_hdfs() -> Result<Option<HdfsServer>> {
+    if hdfs::available() {
+        return HdfsServer::start(false)
+            .map(Some)
+            .map_err(|e| format!("cannot start the MiniDFSCluster for the hdfs tests: {e}"));
+    }
+    if std::env::var_os("CI").is_some() {
+        return Err(
+            "CI is set but java or mvn is missing: the hdfs plugin cannot be tested (.ci/run installs \
+             openjdk-17-jdk-headless and maven)"
+                .to_owned(),
+        );
+    }
+    eprintln!("warning: java or mvn is missing, so the hdfs plugin was not tested");
+    Ok(None)
+}
+
 /// Starts Azurite for the conformance suite's `wasbs://` run when Node,
 /// npm and Python are installed; under CI their absence is a failure.
 fn start_azure() -> Result<Option<Azurite>> {
@@ -319,4 +364,82 @@ fn fixture_packages() -> Result<Vec<String>> {
     }
     names.sort();
     Ok(names)
+}
+
+/// `cargo xtask test hdfs-kerberos`: the HDFS plugin against a secured
+/// MiniDFSCluster (MiniKdc, `hadoop.security.authentication=kerberos`). Too
+/// slow a start for every CI run, so a command of its own:
+///
+/// 1. with the credentials a service has by default (`KRB5CCNAME`, a
+///    `FILE:` cache, and the client keytab in `KRB5_CLIENT_KTNAME`) and the
+///    cluster's client configuration in `HADOOP_CONF_DIR`: the plugin's
+///    round trip, then the whole conformance suite; GSSAPI fills the cache;
+/// 2. in a process without the keytab: MLflow's
+///    `MLFLOW_KERBEROS_TICKET_CACHE` alone (the cache of step 1), and a
+///    missing cache refused as unauthenticated.
+fn hdfs_kerberos() -> Result {
+    if !hdfs::available() {
+        return Err(
+            "the secured HDFS needs java, jar and mvn (apt-get install openjdk-17-jdk-headless maven)".to_owned(),
+        );
+    }
+    let started = std::time::Instant::now();
+    let manifest = crate::build::build(Profile::Debug)?;
+    let server = HdfsServer::start(true)?;
+    let (krb5, keytab, principal) = server
+        .kerberos
+        .clone()
+        .ok_or("the secured cluster wrote no Kerberos files")?;
+    let cache = server.dir.join("krb5cc");
+    let cache_name = format!("FILE:{}", cache.display());
+    let uri = server.uri("arca-kerberos");
+    eprintln!("hdfs-kerberos: {principal} from {}", keytab.display());
+    let common = |cmd: &mut std::process::Command| {
+        cmd.env("KRB5_CONFIG", &krb5)
+            .env("HADOOP_CONF_DIR", &server.dir)
+            .env("ARCA_HDFS_KERBEROS_URI", &uri)
+            .env_remove("HADOOP_USER_NAME");
+    };
+    let ignored = |name: &str| {
+        let mut cmd = project::cargo();
+        cmd.args([
+            "test",
+            "-p",
+            "arca-plugin-hdfs",
+            "--lib",
+            "--",
+            "--ignored",
+            "--exact",
+            name,
+        ]);
+        common(&mut cmd);
+        cmd
+    };
+    let mut first = ignored("tests::kerberos_with_the_default_credentials");
+    first.env("KRB5CCNAME", &cache_name).env("KRB5_CLIENT_KTNAME", &keytab);
+    project::run(&mut first)?;
+    let mut suite = project::cargo();
+    suite
+        .args(["test", "-p", "arca-tests", "--test", "conformance"])
+        .env("ARCA_PLUGINS", &manifest)
+        .env("ARCA_CONFORMANCE_URIS", server.uri("conformance"))
+        .env("KRB5CCNAME", &cache_name)
+        .env("KRB5_CLIENT_KTNAME", &keytab);
+    common(&mut suite);
+    project::run(&mut suite)?;
+    if !cache.is_file() {
+        return Err(format!(
+            "GSSAPI wrote no ticket cache at {}: step 2 has nothing to read",
+            cache.display()
+        ));
+    }
+    let mut second = ignored("tests::kerberos_with_mlflows_ticket_cache");
+    second
+        .env("ARCA_HDFS_TICKET_CACHE", &cache_name)
+        .env("KRB5CCNAME", "MEMORY:arca-empty")
+        .env_remove("KRB5_CLIENT_KTNAME");
+    project::run(&mut second)?;
+    drop(server);
+    eprintln!("hdfs-kerberos: passed in {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
 }

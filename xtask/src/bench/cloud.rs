@@ -35,6 +35,7 @@ use crate::project::{self, Result};
 use crate::servers::azurite::{self, Azurite};
 use crate::servers::ftp::FtpServer;
 use crate::servers::gcs::{self, GcsServer};
+use crate::servers::hdfs::HdfsServer;
 use sftp::Sftp;
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
@@ -57,6 +58,7 @@ pub enum Cloud {
     Gcs,
     Ftp,
     Sftp,
+    Hdfs,
 }
 
 impl Cloud {
@@ -66,6 +68,7 @@ impl Cloud {
             Cloud::Gcs => "gcs",
             Cloud::Ftp => "ftp",
             Cloud::Sftp => "sftp",
+            Cloud::Hdfs => "hdfs",
         }
     }
 
@@ -75,6 +78,7 @@ impl Cloud {
             Cloud::Gcs => "Arca on GCS (the project's test server) against MLflow",
             Cloud::Ftp => "Arca on FTP against MLflow",
             Cloud::Sftp => "Arca on SFTP against MLflow",
+            Cloud::Hdfs => "Arca on HDFS against the Java client MLflow's repository runs",
         }
     }
 }
@@ -85,6 +89,8 @@ enum Server {
     Gcs(GcsServer),
     Ftp(FtpServer),
     Sftp(Sftp),
+    /// The cluster, and the class path of its launcher (the Java contender).
+    Hdfs(HdfsServer, String),
 }
 
 impl Server {
@@ -94,6 +100,7 @@ impl Server {
             Server::Gcs(g) => g.env(),
             Server::Ftp(_) => Vec::new(),
             Server::Sftp(s) => s.arca_env(),
+            Server::Hdfs(..) => Vec::new(),
         }
     }
 
@@ -108,6 +115,7 @@ impl Server {
             Server::Gcs(_) => format!("gs://{}/bench/{key}", gcs::BUCKET),
             Server::Ftp(f) => f.uri(&format!("bench/{key}")),
             Server::Sftp(s) => s.uri(key),
+            Server::Hdfs(h, _) => h.uri(&format!("bench/{key}")),
         }
     }
 
@@ -119,6 +127,8 @@ impl Server {
             Server::Ftp(_) => &["python"],
             // OpenSSH 9.2 forks `sshd` per connection (`sshd-session` from 9.8).
             Server::Sftp(_) => &["sshd", "sshd-session"],
+            // The cluster's JVM runs under its own name (see HdfsServer).
+            Server::Hdfs(..) => &[crate::servers::hdfs::PROCESS],
         }
     }
 }
@@ -146,6 +156,13 @@ impl Bench<'_> {
     }
 
     fn mlflow<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(&self, args: I) -> Command {
+        if let Server::Hdfs(_, class_path) = &self.server {
+            // What MLflow's repository runs under pyarrow's libhdfs: the Java client.
+            let mut cmd = Command::new("java");
+            cmd.args(["-Xmx1g", "-cp", class_path, "arca.minidfs.Transfer"])
+                .args(args);
+            return cmd;
+        }
         let mut cmd = Command::new(&self.python);
         cmd.arg(&self.script).arg(self.cloud.name()).args(args);
         cmd.env("PYTHONDONTWRITEBYTECODE", "1");
@@ -306,6 +323,10 @@ pub fn run(ctx: &Ctx, machine: &Machine, cloud: Cloud, sizes: Sizes) -> Result {
         // could not be measured there.
         Cloud::Ftp => Server::Ftp(FtpServer::pyftpdlib(&python)?),
         Cloud::Sftp => Server::Sftp(Sftp::start(&dir)?),
+        Cloud::Hdfs => {
+            let class_path = crate::servers::hdfs::prepare()?;
+            Server::Hdfs(HdfsServer::start(false)?, class_path)
+        }
     };
     let bench = Bench {
         ctx,
@@ -377,6 +398,28 @@ fn software(b: &Bench<'_>) -> Result<Vec<(String, String)>> {
             rows.push((
                 "Server".to_owned(),
                 format!("sshd (`internal-sftp`), {openssh}; `sftp` and `scp` from the same"),
+            ));
+        }
+        Cloud::Hdfs => {
+            let out = Command::new("java")
+                .arg("-version")
+                .output()
+                .map_err(|e| format!("cannot run java -version: {e}"))?;
+            let java = String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            rows.push((
+                "Server".to_owned(),
+                format!(
+                    "MiniDFSCluster of Hadoop {} (Maven Central): one NameNode, one DataNode, 16 MiB blocks",
+                    crate::servers::hdfs::HADOOP_VERSION
+                ),
+            ));
+            rows.push((
+                "Java contender".to_owned(),
+                format!("Hadoop's `FileSystem` client, {java}"),
             ));
         }
         Cloud::Gcs => {
@@ -466,6 +509,13 @@ fn document<'a>(
              pysftp loads no ed25519 key, and the host keys under the bare address, since pysftp looks them up by \
              host name)"
         }
+        Cloud::Hdfs => {
+            "a MiniDFSCluster (one NameNode and one DataNode on the local disk, one replica, 16 MiB blocks); the \
+             contender is Hadoop's Java client doing what MLflow's `HdfsArtifactRepository` does (a 1 MiB copy \
+             loop per file, one file after another), since MLflow reaches HDFS through pyarrow's `libhdfs`, which \
+             comes only with a Hadoop distribution and calls that same Java client through JNI; its rows are \
+             labelled MLflow"
+        }
         Cloud::Ftp => {
             "pyftpdlib on the local disk (not pure-ftpd: there every failed `CWD` waits about 5 s, and MLflow's \
              listing sends one per entry)"
@@ -479,6 +529,7 @@ fn document<'a>(
     let repo = match b.cloud {
         Cloud::Sftp => "`SFTPArtifactRepository` (pysftp and paramiko)",
         Cloud::Ftp => "`FTPArtifactRepository` (ftplib)",
+        Cloud::Hdfs => "`HdfsArtifactRepository`, as its Java client",
         Cloud::Azure => "`AzureBlobArtifactRepository` (azure-storage-blob)",
         Cloud::Gcs => "`GCSArtifactRepository` (google-cloud-storage)",
     };

@@ -17,6 +17,7 @@ const PARTS: &[(&str, &str)] = &[
     ("gcs", "Arca on GCS (the project's test server) against MLflow"),
     ("ftp", "Arca on FTP against MLflow"),
     ("sftp", "Arca on SFTP against MLflow"),
+    ("hdfs", "Arca on HDFS against the Java client MLflow's repository runs"),
 ];
 
 /// The top of a new document (an existing one keeps its own).
@@ -35,6 +36,7 @@ Measured by `cargo xtask bench`. Each part below is written by its own command, 
 | [Arca on GCS (the project's test server) against MLflow](#arca-on-gcs-the-projects-test-server-against-mlflow) | `cargo xtask bench gcs` |
 | [Arca on FTP against MLflow](#arca-on-ftp-against-mlflow) | `cargo xtask bench ftp` |
 | [Arca on SFTP against MLflow](#arca-on-sftp-against-mlflow) | `cargo xtask bench sftp` |
+| [Arca on HDFS against the Java client MLflow's repository runs](#arca-on-hdfs-against-the-java-client-mlflows-repository-runs) | `cargo xtask bench hdfs` |
 
 `cargo xtask bench all` runs them all, one after the other.
 ";
