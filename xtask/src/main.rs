@@ -63,8 +63,9 @@ Tasks:
   test [--no-python]        build, build the loader fixtures, run every test (the Python suite in
                             tests/python too, from a venv in <target>/py-venv, unless --no-python),
                             then tidy
-  test hdfs-kerberos        the hdfs plugin against a Kerberos-secured MiniDFSCluster (MiniKdc):
-                            default credentials, the conformance suite, then MLflow's ticket cache
+  test hdfs-kerberos        only the last hdfs step of `test`: the hdfs plugin against a Kerberos-
+                            secured MiniDFSCluster (MiniKdc): default credentials, the conformance
+                            suite, then MLflow's ticket cache alone
   tidy                      check file lengths, crate manifests, machine paths and required docs
   bench [local|server|s3|azure|gcs|ftp|sftp|hdfs|all] [--runs N]
                             run the benchmarks (release build) and write their part of BENCHMARKS.md

@@ -6,13 +6,17 @@
 //!    is installed, and Azurite (`servers::azurite`, started at the same time) for its
 //!    `wasbs://` run (both required when `CI` is set), and the project's GCS XML-API server
 //!    (`servers::gcs`) for its `gs://` run, and OpenSSH's sshd (`servers::sftp`, required
-//!    under `CI`) for its `sftp://` runs; the same servers stay up for step 4;
+//!    under `CI`) for its `sftp://` runs, and a MiniDFSCluster (`servers::hdfs`, required under
+//!    `CI`, started at the same time as Ceph) for its `hdfs://` run; the same servers stay up
+//!    for step 4;
 //! 3. each standalone example's own tests;
 //! 4. the Python suite (`tests/python`: the real `mlflow` client and server
 //!    against `arca serve`, including `arca serve` on `s3://` and `wasbs://`
 //!    destinations in those servers), in a venv under the target directory; `--no-python`
 //!    skips it for a quick local run (CI runs everything); the servers are stopped after it;
-//! 5. tidy.
+//! 5. where the MiniDFSCluster ran, the HDFS plugin again on a Kerberos-secured one
+//!    ([`hdfs_kerberos`], also `cargo xtask test hdfs-kerberos` alone);
+//! 6. tidy.
 //!
 //! A build failure stops at once; after that every step runs and the failures
 //! are listed at the end, so one CI run shows all of them.
@@ -33,7 +37,8 @@ pub fn run(args: &[String]) -> Result {
     if args.first().map(String::as_str) == Some("hdfs-kerberos") {
         let rest = Args::new(&args[1..]);
         rest.finish()?;
-        return hdfs_kerberos();
+        let manifest = crate::build::build(Profile::Debug)?;
+        return hdfs_kerberos(&manifest);
     }
     let mut args = Args::new(args);
     let with_python = !args.flag("--no-python");
@@ -206,7 +211,13 @@ pub fn run(args: &[String]) -> Result {
     drop(gcs);
     drop(ftp);
     drop(sftp);
+    let hdfs_ran = hdfs.is_some();
     drop(hdfs);
+    // Kerberos, on a secured cluster of its own (about 35 s), once the
+    // servers above are down.
+    if hdfs_ran {
+        step(hdfs_kerberos(&manifest));
+    }
     step(tidy::run(&[]));
 
     match failed.len() {
@@ -366,9 +377,9 @@ fn fixture_packages() -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// `cargo xtask test hdfs-kerberos`: the HDFS plugin against a secured
-/// MiniDFSCluster (MiniKdc, `hadoop.security.authentication=kerberos`). Too
-/// slow a start for every CI run, so a command of its own:
+/// The HDFS plugin against a secured MiniDFSCluster (MiniKdc,
+/// `hadoop.security.authentication=kerberos`): the last step of `cargo xtask
+/// test` where the cluster runs, and `cargo xtask test hdfs-kerberos` alone:
 ///
 /// 1. with the credentials a service has by default (`KRB5CCNAME`, a
 ///    `FILE:` cache, and the client keytab in `KRB5_CLIENT_KTNAME`) and the
@@ -377,14 +388,13 @@ fn fixture_packages() -> Result<Vec<String>> {
 /// 2. in a process without the keytab: MLflow's
 ///    `MLFLOW_KERBEROS_TICKET_CACHE` alone (the cache of step 1), and a
 ///    missing cache refused as unauthenticated.
-fn hdfs_kerberos() -> Result {
+fn hdfs_kerberos(manifest: &std::path::Path) -> Result {
     if !hdfs::available() {
         return Err(
             "the secured HDFS needs java, jar and mvn (apt-get install openjdk-17-jdk-headless maven)".to_owned(),
         );
     }
     let started = std::time::Instant::now();
-    let manifest = crate::build::build(Profile::Debug)?;
     let server = HdfsServer::start(true)?;
     let (krb5, keytab, principal) = server
         .kerberos
@@ -421,7 +431,7 @@ fn hdfs_kerberos() -> Result {
     let mut suite = project::cargo();
     suite
         .args(["test", "-p", "arca-tests", "--test", "conformance"])
-        .env("ARCA_PLUGINS", &manifest)
+        .env("ARCA_PLUGINS", manifest)
         .env("ARCA_CONFORMANCE_URIS", server.uri("conformance"))
         .env("KRB5CCNAME", &cache_name)
         .env("KRB5_CLIENT_KTNAME", &keytab);

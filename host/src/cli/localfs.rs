@@ -36,23 +36,17 @@ pub fn read_chunks(path: PathBuf) -> mpsc::Receiver<Result<Bytes>> {
             }
         };
         loop {
-            let mut buf = vec![0u8; CHUNK_SIZE];
-            let mut filled = 0;
-            while filled < buf.len() {
-                match f.read(&mut buf[filled..]) {
-                    Ok(0) => break,
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        let _ = tx.blocking_send(Err(io_error("read", &path, e)));
-                        return;
-                    }
-                }
+            // Read into spare capacity (no zeroing of a buffer about to be
+            // overwritten); `read_to_end` retries interrupted reads.
+            let mut buf = Vec::with_capacity(CHUNK_SIZE);
+            if let Err(e) = (&mut f).take(CHUNK_SIZE as u64).read_to_end(&mut buf) {
+                let _ = tx.blocking_send(Err(io_error("read", &path, e)));
+                return;
             }
+            let filled = buf.len();
             if filled == 0 {
                 return;
             }
-            buf.truncate(filled);
             if tx.blocking_send(Ok(Bytes::from(buf))).is_err() || filled < CHUNK_SIZE {
                 return;
             }

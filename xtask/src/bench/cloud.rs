@@ -158,8 +158,11 @@ impl Bench<'_> {
     fn mlflow<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(&self, args: I) -> Command {
         if let Server::Hdfs(_, class_path) = &self.server {
             // What MLflow's repository runs under pyarrow's libhdfs: the Java client.
+            // The class path goes in the environment: it names files of
+            // this machine, which the report does not show.
             let mut cmd = Command::new("java");
-            cmd.args(["-Xmx1g", "-cp", class_path, "arca.minidfs.Transfer"])
+            cmd.env("CLASSPATH", class_path)
+                .args(["-Xmx1g", "arca.minidfs.Transfer"])
                 .args(args);
             return cmd;
         }
