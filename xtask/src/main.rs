@@ -63,9 +63,11 @@ Tasks:
   test [--no-python]        build, build the loader fixtures, run every test (the Python suite in
                             tests/python too, from a venv in <target>/py-venv, unless --no-python),
                             then tidy
-  test hdfs-kerberos        only the last hdfs step of `test`: the hdfs plugin against a Kerberos-
+  test hdfs-kerberos        one of the last hdfs steps of `test`: the hdfs plugin against a Kerberos-
                             secured MiniDFSCluster (MiniKdc): default credentials, the conformance
                             suite, then MLflow's ticket cache alone
+  test hdfs-ha              the other: an HA pair of NameNodes and a ViewFS mount table, the
+                            conformance suite through viewfs:// and a NameNode fail-over
   tidy                      check file lengths, crate manifests, machine paths and required docs
   bench [local|server|s3|azure|gcs|ftp|sftp|hdfs|all] [--runs N]
                             run the benchmarks (release build) and write their part of BENCHMARKS.md

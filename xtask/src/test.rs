@@ -15,7 +15,8 @@
 //!    destinations in those servers), in a venv under the target directory; `--no-python`
 //!    skips it for a quick local run (CI runs everything); the servers are stopped after it;
 //! 5. where the MiniDFSCluster ran, the HDFS plugin again on a Kerberos-secured one
-//!    ([`hdfs_kerberos`], also `cargo xtask test hdfs-kerberos` alone);
+//!    ([`hdfs_kerberos`], also `cargo xtask test hdfs-kerberos` alone) and on an HA pair
+//!    through ViewFS ([`hdfs_ha`], also `cargo xtask test hdfs-ha`);
 //! 6. tidy.
 //!
 //! A build failure stops at once; after that every step runs and the failures
@@ -34,11 +35,15 @@ use crate::servers::sftp::SftpServer;
 use crate::tidy;
 
 pub fn run(args: &[String]) -> Result {
-    if args.first().map(String::as_str) == Some("hdfs-kerberos") {
+    if let Some(which @ ("hdfs-kerberos" | "hdfs-ha")) = args.first().map(String::as_str) {
         let rest = Args::new(&args[1..]);
         rest.finish()?;
         let manifest = crate::build::build(Profile::Debug)?;
-        return hdfs_kerberos(&manifest);
+        return if which == "hdfs-ha" {
+            hdfs_ha(&manifest)
+        } else {
+            hdfs_kerberos(&manifest)
+        };
     }
     let mut args = Args::new(args);
     let with_python = !args.flag("--no-python");
@@ -217,6 +222,7 @@ pub fn run(args: &[String]) -> Result {
     // servers above are down.
     if hdfs_ran {
         step(hdfs_kerberos(&manifest));
+        step(hdfs_ha(&manifest));
     }
     step(tidy::run(&[]));
 
@@ -319,7 +325,7 @@ fn start_sftp(step: &mut impl FnMut(Result)) -> Option<SftpServer> {
 /// under CI, where `.ci/run` installs them).
 fn start_hdfs() -> Result<Option<HdfsServer>> {
     if hdfs::available() {
-        return HdfsServer::start(false)
+        return HdfsServer::start(hdfs::Kind::Plain)
             .map(Some)
             .map_err(|e| format!("cannot start the MiniDFSCluster for the hdfs tests: {e}"));
     }
@@ -395,7 +401,7 @@ fn hdfs_kerberos(manifest: &std::path::Path) -> Result {
         );
     }
     let started = std::time::Instant::now();
-    let server = HdfsServer::start(true)?;
+    let server = HdfsServer::start(hdfs::Kind::Secure)?;
     let (krb5, keytab, principal) = server
         .kerberos
         .clone()
@@ -451,5 +457,46 @@ fn hdfs_kerberos(manifest: &std::path::Path) -> Result {
     project::run(&mut second)?;
     drop(server);
     eprintln!("hdfs-kerberos: passed in {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// The HDFS plugin on an HA pair of NameNodes (name service `minidfs-ns`)
+/// with a ViewFS mount table, resolved from the cluster's client
+/// configuration: the whole conformance suite through `viewfs://`, then a
+/// fail-over of the active NameNode between two operations. The last step
+/// of `cargo xtask test` where the MiniDFSCluster runs, and `cargo xtask
+/// test hdfs-ha` alone.
+fn hdfs_ha(manifest: &std::path::Path) -> Result {
+    if !hdfs::available() {
+        return Err("the HA HDFS needs java, jar and mvn (apt-get install openjdk-17-jdk-headless maven)".to_owned());
+    }
+    let started = std::time::Instant::now();
+    let server = HdfsServer::start(hdfs::Kind::Ha)?;
+    let mut suite = project::cargo();
+    suite
+        .args(["test", "-p", "arca-tests", "--test", "conformance"])
+        .env("ARCA_PLUGINS", manifest)
+        .env("ARCA_CONFORMANCE_URIS", "viewfs://arca/data/conformance")
+        .env("HADOOP_CONF_DIR", &server.dir)
+        .env_remove("HADOOP_USER_NAME");
+    project::run(&mut suite)?;
+    let mut cmd = project::cargo();
+    cmd.args([
+        "test",
+        "-p",
+        "arca-plugin-hdfs",
+        "--lib",
+        "--",
+        "--ignored",
+        "--exact",
+        "tests::ha_name_service_and_viewfs",
+    ])
+    .env("ARCA_HDFS_HA_CONF_DIR", &server.dir)
+    .env("ARCA_HDFS_HA_CONTROL_PORT", server.control_port.to_string())
+    .env_remove("HADOOP_CONF_DIR")
+    .env_remove("HADOOP_USER_NAME");
+    project::run(&mut cmd)?;
+    drop(server);
+    eprintln!("hdfs-ha: passed in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }

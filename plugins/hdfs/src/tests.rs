@@ -295,3 +295,48 @@ fn kerberos_with_mlflows_ticket_cache() {
         Ok(info) => panic!("no credentials, yet the NameNode answered: {info:?}"),
     }
 }
+
+/// An HA name service and a ViewFS mount table, both resolved from the
+/// cluster's client configuration (`hadoop_conf_dir`), and a fail-over of
+/// the active NameNode between two operations of one store.
+#[test]
+#[ignore = "needs the HA cluster of `cargo xtask test` (`cargo xtask test hdfs-ha`)"]
+fn ha_name_service_and_viewfs() {
+    let dir = std::env::var("ARCA_HDFS_HA_CONF_DIR").unwrap_or_else(|_| panic!("ARCA_HDFS_HA_CONF_DIR is not set"));
+    let port: u16 = std::env::var("ARCA_HDFS_HA_CONTROL_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("ARCA_HDFS_HA_CONTROL_PORT is not set"));
+    let conf = [("hadoop_conf_dir", dir.as_str())];
+    let run = format!("ha-{}", nanos());
+    block_on(async {
+        let ns = open(&format!("hdfs://minidfs-ns/{run}"), &conf).unwrap_or_else(|e| panic!("{e}"));
+        put(&ns, "a.txt", b"before the fail-over")
+            .await
+            .unwrap_or_else(|e| panic!("write through the name service: {e}"));
+        control(port, "failover");
+        assert_eq!(
+            get(&ns, "a.txt")
+                .await
+                .unwrap_or_else(|e| panic!("first read after the fail-over: {e}")),
+            b"before the fail-over"
+        );
+        put(&ns, "b.txt", b"after").await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(names(&ns, "").await, ["a.txt", "b.txt"]);
+
+        let view = open(&format!("viewfs://arca/data/{run}"), &conf).unwrap_or_else(|e| panic!("{e}"));
+        put(&view, "c.txt", b"through viewfs")
+            .await
+            .unwrap_or_else(|e| panic!("write through viewfs: {e}"));
+        // It landed under the mount's target.
+        let target = open(&format!("hdfs://minidfs-ns/viewfs-data/{run}"), &conf).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            get(&target, "c.txt").await.ok().as_deref(),
+            Some(&b"through viewfs"[..])
+        );
+        assert_eq!(names(&view, "").await, ["c.txt"]);
+        view.delete(&p("")).await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(names(&target, "").await.is_empty());
+        ns.delete(&p("")).await.unwrap_or_else(|e| panic!("{e}"));
+    });
+}

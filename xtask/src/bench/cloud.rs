@@ -328,7 +328,7 @@ pub fn run(ctx: &Ctx, machine: &Machine, cloud: Cloud, sizes: Sizes) -> Result {
         Cloud::Sftp => Server::Sftp(Sftp::start(&dir)?),
         Cloud::Hdfs => {
             let class_path = crate::servers::hdfs::prepare()?;
-            Server::Hdfs(HdfsServer::start(false)?, class_path)
+            Server::Hdfs(HdfsServer::start(crate::servers::hdfs::Kind::Plain)?, class_path)
         }
     };
     let bench = Bench {

@@ -33,6 +33,19 @@ const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
 /// A warm start takes 7–15 s on two cores; a busy machine, more.
 const START_TIMEOUT: Duration = Duration::from_secs(180);
 
+/// Which cluster to start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// One NameNode, simple authentication.
+    Plain,
+    /// One NameNode, Kerberos (MiniKdc).
+    Secure,
+    /// Two NameNodes (name service `minidfs-ns`) and a ViewFS mount table
+    /// `arca` (`/data` → `hdfs://minidfs-ns/viewfs-data`) in the client
+    /// configuration.
+    Ha,
+}
+
 /// A running MiniDFSCluster.
 #[derive(Debug)]
 pub struct HdfsServer {
@@ -126,10 +139,15 @@ pub fn prepare() -> Result<String, String> {
 
 impl HdfsServer {
     /// Starts a cluster (`secure`: with Kerberos) and waits until it is usable.
-    pub fn start(secure: bool) -> Result<Self, String> {
+    pub fn start(kind: Kind) -> Result<Self, String> {
         let class_path = prepare()?;
         let started = Instant::now();
-        let name = if secure { "minidfs-secure" } else { "minidfs" };
+        let secure = kind == Kind::Secure;
+        let name = match kind {
+            Kind::Plain => "minidfs",
+            Kind::Secure => "minidfs-secure",
+            Kind::Ha => "minidfs-ha",
+        };
         let dir = project::target_dir()
             .join("servers")
             .join(format!("{name}-{}", std::process::id()));
@@ -146,6 +164,7 @@ impl HdfsServer {
         .arg(format!("-Djava.io.tmpdir={}", dir.join("tmp").display()))
         .arg(format!("-Dminidfs.dir={}", dir.display()))
         .arg(format!("-Dminidfs.secure={secure}"))
+        .arg(format!("-Dminidfs.ha={}", kind == Kind::Ha))
         .arg("-cp")
         .arg(&class_path)
         .arg("arca.minidfs.MiniHdfs");

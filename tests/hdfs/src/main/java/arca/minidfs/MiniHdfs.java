@@ -17,6 +17,7 @@ import java.nio.file.StandardCopyOption;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.hdfs.HdfsConfiguration;
 import org.apache.hadoop.hdfs.MiniDFSCluster;
+import org.apache.hadoop.hdfs.MiniDFSNNTopology;
 import org.apache.hadoop.hdfs.protocol.HdfsConstants.SafeModeAction;
 import org.apache.hadoop.minikdc.MiniKdc;
 
@@ -30,6 +31,10 @@ import org.apache.hadoop.minikdc.MiniKdc;
  *   -Dminidfs.dataNodes=1
  *   -Dminidfs.secure=true      Kerberos: a MiniKdc, principal hdfs/localhost in DIR/hdfs.keytab
  *   -Dminidfs.protection=authentication|integrity|privacy   (secure only)
+ *   -Dminidfs.ha=true          two NameNodes (name service minidfs-ns, nn1 active, nn2 standby),
+ *                              and a ViewFS mount table `arca` (/data -> hdfs://minidfs-ns/viewfs-data,
+ *                              everything else to hdfs://minidfs-ns/)
+ *                              in the client configuration
  *   -Dconf.KEY=VALUE           any Hadoop setting, for the servers and the client file
  *
  * Once usable it writes DIR/ready.properties atomically: url, rpc_port, http_port, superuser,
@@ -37,11 +42,15 @@ import org.apache.hadoop.minikdc.MiniKdc;
  *
  * The control port (127.0.0.1) takes one command per line and answers one line, "ok" or
  * "error: ...", for the fault tests: stop-datanode, start-datanode, restart-namenode,
- * enter-safemode, leave-safemode, ping.
+ * enter-safemode, leave-safemode, failover (HA: the active NameNode becomes standby, the other
+ * active), ping.
  */
 public class MiniHdfs {
     private static MiniDFSCluster cluster;
     private static MiniDFSCluster.DataNodeProperties stopped;
+    private static boolean ha;
+    /** The NameNode that is active, in HA mode. */
+    private static int active;
 
     public static void main(String[] args) throws Exception {
         long t0 = System.nanoTime();
@@ -53,6 +62,7 @@ public class MiniHdfs {
         File baseDir = new File(dirProp).getAbsoluteFile();
         int dataNodes = Integer.getInteger("minidfs.dataNodes", 1);
         boolean secure = Boolean.getBoolean("minidfs.secure");
+        ha = Boolean.getBoolean("minidfs.ha");
         String protection = System.getProperty("minidfs.protection", "authentication");
         File readyFile = new File(baseDir, "ready.properties");
         readyFile.delete();
@@ -103,12 +113,18 @@ public class MiniHdfs {
             }
         }
 
-        cluster = new MiniDFSCluster.Builder(conf, baseDir)
-                .nameNodePort(0)
-                .nameNodeHttpPort(0)
+        MiniDFSCluster.Builder builder = new MiniDFSCluster.Builder(conf, baseDir)
                 .numDataNodes(dataNodes)
-                .format(true)
-                .build();
+                .format(true);
+        if (ha) {
+            builder.nnTopology(MiniDFSNNTopology.simpleHATopology());
+        } else {
+            builder.nameNodePort(0).nameNodeHttpPort(0);
+        }
+        cluster = builder.build();
+        if (ha) {
+            cluster.transitionToActive(0);
+        }
         cluster.waitActive();
         cluster.waitClusterUp();
         final MiniKdc kdcRef = kdc;
@@ -119,12 +135,28 @@ public class MiniHdfs {
             }
         }));
 
-        int rpc = cluster.getNameNodePort();
-        int http = cluster.getNameNode().getHttpAddress().getPort();
+        int rpc = cluster.getNameNode(0).getNameNodeAddress().getPort();
+        int http = cluster.getNameNode(0).getHttpAddress().getPort();
         String url = "hdfs://127.0.0.1:" + rpc;
 
         Configuration client = new Configuration(false);
         client.set("fs.defaultFS", url);
+        if (ha) {
+            String ns = "minidfs-ns";
+            url = "hdfs://" + ns;
+            client.set("fs.defaultFS", url);
+            client.set("dfs.nameservices", ns);
+            client.set("dfs.ha.namenodes." + ns, "nn1,nn2");
+            for (int i = 0; i < 2; i++) {
+                client.set("dfs.namenode.rpc-address." + ns + ".nn" + (i + 1),
+                        "127.0.0.1:" + cluster.getNameNode(i).getNameNodeAddress().getPort());
+            }
+            client.set("dfs.client.failover.proxy.provider." + ns,
+                    "org.apache.hadoop.hdfs.server.namenode.ha.ConfiguredFailoverProxyProvider");
+            client.set("fs.viewfs.mounttable.arca.link./data", url + "/viewfs-data");
+            // Paths outside the links (the Rust client wants one).
+            client.set("fs.viewfs.mounttable.arca.linkFallback", url + "/");
+        }
         client.set("dfs.replication", conf.get("dfs.replication"));
         if (secure) {
             client.set("hadoop.security.authentication", "kerberos");
@@ -205,6 +237,14 @@ public class MiniHdfs {
                     cluster.restartDataNode(stopped, true);
                     stopped = null;
                     cluster.waitActive();
+                    return "ok";
+                case "failover":
+                    if (!ha) {
+                        return "error: not an HA cluster";
+                    }
+                    cluster.transitionToStandby(active);
+                    active = 1 - active;
+                    cluster.transitionToActive(active);
                     return "ok";
                 case "restart-namenode":
                     cluster.restartNameNode(true);
