@@ -462,6 +462,25 @@ impl SaslDatanodeReader {
         self.stream.get_mut().set_timeout(timeout);
     }
 
+    /// Reads exactly `n` bytes into a new buffer. (Arca patch: without a
+    /// decryptor, into the buffer's spare capacity, so a packet's 64 KiB
+    /// are not zeroed first, which was 5% of a download's CPU.)
+    pub(crate) async fn read_bytes(&mut self, n: usize) -> Result<BytesMut> {
+        if self.decryptor.is_none() {
+            let mut buf = BytesMut::with_capacity(n);
+            while buf.len() < n {
+                let want = (n - buf.len()) as u64;
+                if (&mut self.stream).take(want).read_buf(&mut buf).await? == 0 {
+                    return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+                }
+            }
+            return Ok(buf);
+        }
+        let mut buf = BytesMut::zeroed(n);
+        self.read_exact(&mut buf).await?;
+        Ok(buf)
+    }
+
     pub(crate) async fn read_exact(&mut self, buf: &mut [u8]) -> Result<usize> {
         match &mut self.decryptor {
             Some(DatanodeDecryptor::Sasl(sasl)) => {
