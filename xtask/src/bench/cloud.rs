@@ -48,7 +48,8 @@ const FILE_BYTES: usize = 64 << 10;
 /// The contenders, by index.
 const ARCA: usize = 0;
 const MLFLOW: usize = 1;
-/// OpenSSH's `sftp`, on SFTP's large file.
+/// The physical reference of the large file: OpenSSH's `sftp` on SFTP,
+/// curl on FTP.
 const SFTP: usize = 2;
 
 /// Which service.
@@ -124,6 +125,7 @@ impl Server {
         match self {
             Server::Azure(_) => &["node"],
             Server::Gcs(_) => &["gcs-xml-server"],
+            Server::Ftp(f) if f.name == "vsftpd" => &["vsftpd"],
             Server::Ftp(_) => &["python"],
             // OpenSSH 9.2 forks `sshd` per connection (`sshd-session` from 9.8).
             Server::Sftp(_) => &["sshd", "sshd-session"],
@@ -215,8 +217,10 @@ impl Bench<'_> {
     /// OpenSSH's `sftp` and `scp`.
     fn big_contenders(&self) -> Vec<&'static str> {
         let mut names = vec!["arca", "mlflow"];
-        if matches!(self.server, Server::Sftp(_)) {
-            names.extend(sftp::REFERENCES);
+        match self.server {
+            Server::Sftp(_) => names.extend(sftp::REFERENCES),
+            Server::Ftp(_) => names.push("curl"),
+            _ => {}
         }
         names
     }
@@ -246,6 +250,16 @@ impl Bench<'_> {
                     } else {
                         (s.scp(true, &src, &remote), s.scp(false, &local, &remote))
                     }
+                } else if let (Server::Ftp(_), true) = (&self.server, i > MLFLOW) {
+                    // One `STOR` or `RETR` stream, like MLflow's client;
+                    // the directory is made in the timing, as arca's is.
+                    std::fs::create_dir_all(&got).map_err(|e| format!("cannot create {}: {e}", got.display()))?;
+                    let uri = self.server.uri(&format!("{prefix}/big.bin"));
+                    let mut up = Command::new("curl");
+                    up.args(["-sS", "--ftp-create-dirs", "-T"]).arg(&src).arg(&uri);
+                    let mut down = Command::new("curl");
+                    down.args(["-sS", "-o"]).arg(got.join("big.bin")).arg(&uri);
+                    (up, down)
                 } else if i == ARCA {
                     std::fs::create_dir_all(&got).map_err(|e| format!("cannot create {}: {e}", got.display()))?;
                     (
@@ -320,10 +334,12 @@ pub fn run(ctx: &Ctx, machine: &Machine, cloud: Cloud, sizes: Sizes) -> Result {
             let program = ctx.release.join(project::executable_file("gcs-xml-server"));
             Server::Gcs(GcsServer::start(&program)?)
         }
-        // pyftpdlib: on pure-ftpd every failed `CWD` waits about 5 s, and
-        // MLflow's FTP listing sends one per entry to tell files from
-        // directories (50 files took 245 s to download), so 1,000 files
-        // could not be measured there.
+        // vsftpd, a C server with a process per session; pyftpdlib where
+        // vsftpd cannot run (not root). Not pure-ftpd: every failed `CWD`
+        // there waits about 5 s, and MLflow's FTP listing sends one per
+        // entry to tell files from directories (50 files took 245 s to
+        // download), so 1,000 files could not be measured there.
+        Cloud::Ftp if FtpServer::vsftpd_available() => Server::Ftp(FtpServer::vsftpd()?),
         Cloud::Ftp => Server::Ftp(FtpServer::pyftpdlib(&python)?),
         Cloud::Sftp => Server::Sftp(Sftp::start(&dir)?),
         Cloud::Hdfs => {
@@ -383,10 +399,16 @@ fn software(b: &Bench<'_>) -> Result<Vec<(String, String)>> {
             rows.push(("Node".to_owned(), node.trim().to_owned()));
         }
         Cloud::Ftp => {
-            rows.push((
-                "Server".to_owned(),
-                format!("pyftpdlib {} (PyPI)", version("pyftpdlib")?),
-            ));
+            let server = match &b.server {
+                Server::Ftp(f) if f.name == "vsftpd" => {
+                    format!("vsftpd {} (Debian)", f.version.as_deref().unwrap_or_default())
+                }
+                _ => format!("pyftpdlib {} (PyPI)", version("pyftpdlib")?),
+            };
+            rows.push(("Server".to_owned(), server));
+            let curl = proc::stdout(Command::new("curl").arg("--version"), logs)?;
+            let curl = curl.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+            rows.push(("Reference".to_owned(), curl));
         }
         Cloud::Sftp => {
             for module in ["pysftp", "paramiko"] {
@@ -444,9 +466,17 @@ fn rate(bytes: f64, t: &Timed) -> String {
 }
 
 /// One workload's table: a row per contender (`labels`: up, down) and
-/// direction, each compared with MLflow and, where the large file on SFTP
-/// has OpenSSH's `sftp` among its contenders, with that too.
-fn section(title: String, intro: String, t: &Transfer, bytes: f64, labels: &[[&str; 2]]) -> Section {
+/// direction, each compared with MLflow and, where the large file has a
+/// physical reference among its contenders (`reference`: OpenSSH's `sftp`,
+/// curl), with that too.
+fn section(
+    title: String,
+    intro: String,
+    t: &Transfer,
+    bytes: f64,
+    labels: &[[&str; 2]],
+    reference: &'static str,
+) -> Section {
     let vs_sftp = labels.len() > SFTP;
     let mut rows = Vec::new();
     let mut commands = Vec::new();
@@ -475,7 +505,7 @@ fn section(title: String, intro: String, t: &Transfer, bytes: f64, labels: &[[&s
     }
     let mut headers = vec!["", "Contender", "Time", "Rate", "vs MLflow"];
     if vs_sftp {
-        headers.push("vs sftp");
+        headers.push(reference);
     }
     headers.extend(["Client CPU", "Server CPU"]);
     Section {
@@ -519,10 +549,16 @@ fn document<'a>(
              comes only with a Hadoop distribution and calls that same Java client through JNI; its rows are \
              labelled MLflow"
         }
-        Cloud::Ftp => {
-            "pyftpdlib on the local disk (not pure-ftpd: there every failed `CWD` waits about 5 s, and MLflow's \
-             listing sends one per entry)"
-        }
+        Cloud::Ftp => match &b.server {
+            Server::Ftp(f) if f.name == "vsftpd" => {
+                "vsftpd on the local disk, its anonymous user with write access (a process per session; not \
+                 pure-ftpd: there every failed `CWD` waits about 5 s, and MLflow's listing sends one per entry)"
+            }
+            _ => {
+                "pyftpdlib on the local disk (not pure-ftpd: there every failed `CWD` waits about 5 s, and \
+                 MLflow's listing sends one per entry)"
+            }
+        },
         Cloud::Azure => "Azurite (Microsoft's emulator), storing on the local disk",
         Cloud::Gcs => {
             "the project's GCS server (`tests/gcs`), in memory; MLflow's client speaks its JSON API (with a token \
@@ -551,6 +587,13 @@ fn document<'a>(
         ["MLflow log_artifact", "MLflow download_artifacts"],
     ];
     let mut big_intro = "One file up, then down.".to_owned();
+    if b.cloud == Cloud::Ftp {
+        labels.push(["curl -T", "curl"]);
+        big_intro.push_str(
+            " curl (one `STOR` or `RETR` stream, as MLflow's client sends) is the physical reference: the same \
+             server and URI, timed like `arca`, as a whole process; \"vs curl\" is curl's time over the row's.",
+        );
+    }
     if b.cloud == Cloud::Sftp {
         labels.extend([["sftp -b (put)", "sftp -b (get)"], ["scp", "scp"]]);
         big_intro.push_str(
@@ -563,6 +606,7 @@ fn document<'a>(
         ["arca cp -r", "arca cp -r"],
         ["MLflow log_artifacts", "MLflow download_artifacts"],
     ];
+    let reference = if b.cloud == Cloud::Ftp { "vs curl" } else { "vs sftp" };
     let sections = vec![
         section(
             format!("A {} file", b.sizes.big_shown()),
@@ -570,6 +614,7 @@ fn document<'a>(
             big,
             big_bytes,
             &labels,
+            reference,
         ),
         section(
             format!("{} files of 64 KiB", report::thousands(b.sizes.files as u64)),
@@ -577,6 +622,7 @@ fn document<'a>(
             small,
             small_bytes,
             &small_labels,
+            reference,
         ),
     ];
     // Arca's speed over the contender `against`'s.
@@ -624,11 +670,12 @@ fn document<'a>(
     };
     let notes = table(headers, &rows);
     let busy = |t: &Timed| (t.cpu_median() + t.server_cpu_median()) / t.median();
-    let reference = if sftp {
+    let reference = if big.up.len() > SFTP {
         format!(
-            ", and {:.1} and {:.1} during OpenSSH `sftp`'s upload and download",
+            ", and {:.1} and {:.1} during {}'s upload and download",
             busy(&big.up[SFTP]),
-            busy(&big.down[SFTP])
+            busy(&big.down[SFTP]),
+            if sftp { "OpenSSH `sftp`" } else { "curl" }
         )
     } else {
         String::new()
@@ -669,7 +716,14 @@ mod tests {
             up: vec![t(1.0), t(3.0)],
             down: vec![t(2.0), t(2.0)],
         };
-        let s = section("x".into(), String::new(), &transfer, 3e6, &[["a", "a"], ["m", "m"]]);
+        let s = section(
+            "x".into(),
+            String::new(),
+            &transfer,
+            3e6,
+            &[["a", "a"], ["m", "m"]],
+            "vs sftp",
+        );
         assert_eq!(s.rows[0][4], "3.00×");
         assert_eq!(s.rows[0][3], "3 MB/s");
         assert_eq!(s.rows[2][4], "1.00×");
@@ -687,7 +741,7 @@ mod tests {
             down: vec![t(1.0); 4],
         };
         let labels = [["a", "a"], ["m", "m"], ["s", "s"], ["c", "c"]];
-        let s = section("x".into(), String::new(), &transfer, 3e6, &labels);
+        let s = section("x".into(), String::new(), &transfer, 3e6, &labels, "vs sftp");
         assert_eq!(s.headers[5], "vs sftp");
         assert_eq!(s.rows.len(), 8);
         assert_eq!((s.rows[0][4].as_str(), s.rows[0][5].as_str()), ("4.00×", "2.00×"));

@@ -7,6 +7,12 @@
 //!   trust you"), so it is started only when this process is root;
 //! - pyftpdlib (PyPI, in the test venv), which runs as anyone.
 //!
+//! `cargo xtask bench ftp` uses a third, Debian's vsftpd, a C server that
+//! forks a process per session: it conflicts with pure-ftpd as a package,
+//! so its `.deb` is fetched with `apt-get download` and unpacked into the
+//! target directory, never installed. It serves one anonymous user with
+//! write access (its other users need PAM and system accounts).
+//!
 //! Both bind 127.0.0.1, in the foreground, stopped by PID; the user's
 //! password holds a `:`, so the URIs carry it percent-encoded.
 
@@ -20,7 +26,7 @@ use std::time::{Duration, Instant};
 /// The test user and its password (percent-encoded in URIs).
 pub const USER: &str = "arca";
 pub const PASSWORD: &str = "s3cr:t";
-const PASSWORD_IN_URI: &str = "s3cr%3At";
+const USER_INFO: &str = "arca:s3cr%3At";
 /// How many passive ports each server gets: pure-ftpd admits at most half
 /// as many clients, and the conformance suite runs many stores at once.
 const PASSIVE_PORTS: u16 = 128;
@@ -33,6 +39,12 @@ pub struct FtpServer {
     pub port: u16,
     /// The self-signed certificate of its FTPS (explicit TLS), if it has one.
     pub certificate: Option<PathBuf>,
+    /// The server's version, where the harness knows it (vsftpd's).
+    pub version: Option<String>,
+    /// `user:password` as written in URIs.
+    user_info: &'static str,
+    /// The writable directory under the session's root, if not the root.
+    root: &'static str,
     dir: PathBuf,
     daemon: Option<Daemon>,
 }
@@ -40,15 +52,15 @@ pub struct FtpServer {
 impl FtpServer {
     /// `ftp://arca:…@127.0.0.1:PORT/path`.
     pub fn uri(&self, path: &str) -> String {
-        format!("ftp://{USER}:{PASSWORD_IN_URI}@127.0.0.1:{}/{path}", self.port)
+        format!("ftp://{}@127.0.0.1:{}/{}{path}", self.user_info, self.port, self.root)
     }
 
     /// The same over explicit TLS, if the server has a certificate.
     pub fn tls_uri(&self, path: &str) -> Option<String> {
         self.certificate.as_ref()?;
         Some(format!(
-            "ftps://{USER}:{PASSWORD_IN_URI}@127.0.0.1:{}/{path}",
-            self.port
+            "ftps://{}@127.0.0.1:{}/{}{path}",
+            self.user_info, self.port, self.root
         ))
     }
 
@@ -104,6 +116,9 @@ impl FtpServer {
             name: "pyftpdlib",
             port,
             certificate: None,
+            version: None,
+            user_info: USER_INFO,
+            root: "",
             dir,
             daemon: Some(daemon),
         }
@@ -173,6 +188,144 @@ impl FtpServer {
             name: "pure-ftpd",
             port,
             certificate: Some(tls.certificate),
+            version: None,
+            user_info: USER_INFO,
+            root: "",
+            dir,
+            daemon: Some(daemon),
+        }
+        .ready(&log, started)
+    }
+}
+
+/// vsftpd's program: on the `PATH`, else unpacked from Debian's package
+/// into the target directory (`apt-get download`, `dpkg-deb -x`) on first
+/// use; installing it would remove pure-ftpd. Returns the program and
+/// Debian's version of the package.
+fn vsftpd_program(deadline: Instant, log: &Path) -> Result<(PathBuf, String), String> {
+    let version = |cmd: &mut Command| {
+        cmd.output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "(version unknown)".to_owned())
+    };
+    if installed("vsftpd") {
+        let v = version(Command::new("dpkg-query").args(["-W", "-f", "${Version}", "vsftpd"]));
+        return Ok((PathBuf::from("vsftpd"), v));
+    }
+    let tools = project::target_dir().join("tools");
+    let program = tools.join("vsftpd").join("usr/sbin/vsftpd");
+    let download = tools.join("vsftpd-deb");
+    let deb = || {
+        std::fs::read_dir(&download)
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.extension().is_some_and(|x| x == "deb"))
+    };
+    if let (true, Some(deb)) = (program.is_file(), deb()) {
+        return Ok((
+            program,
+            version(Command::new("dpkg-deb").arg("-f").arg(deb).arg("Version")),
+        ));
+    }
+    let _ = std::fs::remove_dir_all(&download);
+    std::fs::create_dir_all(&download).map_err(|e| format!("cannot create {}: {e}", download.display()))?;
+    run_until(
+        Command::new("apt-get")
+            .args(["download", "vsftpd"])
+            .current_dir(&download),
+        deadline,
+        log,
+        "apt-get download vsftpd",
+    )?;
+    let deb = deb().ok_or_else(|| format!("apt-get download left no .deb in {}", download.display()))?;
+    let unpacked = tools.join("vsftpd");
+    let _ = std::fs::remove_dir_all(&unpacked);
+    run_until(
+        Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&unpacked),
+        deadline,
+        log,
+        "dpkg-deb -x vsftpd",
+    )?;
+    if program.is_file() {
+        Ok((
+            program,
+            version(Command::new("dpkg-deb").arg("-f").arg(&deb).arg("Version")),
+        ))
+    } else {
+        Err(format!("the vsftpd package has no {}", program.display()))
+    }
+}
+
+/// An account for vsftpd's anonymous sessions: not root, with a home that
+/// exists (vsftpd changes into it before its `anon_root`).
+fn anonymous_account() -> Result<(String, String), String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").map_err(|e| format!("cannot read /etc/passwd: {e}"))?;
+    passwd
+        .lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split(':').collect();
+            (f.len() >= 7 && f[2] != "0" && Path::new(f[5]).is_dir()).then(|| (f[0].to_owned(), f[2].to_owned()))
+        })
+        .next()
+        .ok_or_else(|| "no account in /etc/passwd other than root has a home directory that exists".to_owned())
+}
+
+impl FtpServer {
+    /// Whether vsftpd can run here: this process is root (vsftpd changes
+    /// root and user per session), and the program is on the `PATH` or can
+    /// be unpacked from Debian's package.
+    pub fn vsftpd_available() -> bool {
+        is_root() && (installed("vsftpd") || (installed("apt-get") && installed("dpkg-deb")))
+    }
+
+    /// vsftpd with write access for `anonymous` under `/data`.
+    pub fn vsftpd() -> Result<Self, String> {
+        let started = Instant::now();
+        let dir = Self::dir("vsftpd")?;
+        let log = dir.join("vsftpd.log");
+        let (program, version) = vsftpd_program(started + Duration::from_secs(120), &log)?;
+        let started = Instant::now();
+        let port = free_port()?;
+        let passive = free_port_range(PASSIVE_PORTS)?;
+        let (account, uid) = anonymous_account()?;
+        // The session's root must not be writable by its user; `data` is.
+        let home = dir.join("home");
+        let data = home.join("data");
+        let empty = dir.join("empty");
+        for d in [&data, &empty] {
+            std::fs::create_dir_all(d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+        }
+        run_until(
+            Command::new("chown").arg(&uid).arg(&data),
+            started + START_TIMEOUT,
+            &log,
+            "chown of vsftpd's data directory",
+        )?;
+        let conf = dir.join("vsftpd.conf");
+        project::write(
+            &conf,
+            &format!(
+                "listen=YES\nlisten_address=127.0.0.1\nlisten_port={port}\nbackground=NO\nseccomp_sandbox=NO\n\
+                 anonymous_enable=YES\nno_anon_password=YES\nanon_root={}\nftp_username={account}\n\
+                 anon_upload_enable=YES\nanon_mkdir_write_enable=YES\nanon_other_write_enable=YES\n\
+                 anon_umask=022\nwrite_enable=YES\nlocal_enable=NO\npasv_enable=YES\n\
+                 pasv_min_port={passive}\npasv_max_port={}\npasv_address=127.0.0.1\n\
+                 secure_chroot_dir={}\nmax_per_ip=0\nmax_clients=0\nxferlog_enable=NO\n",
+                home.display(),
+                passive + PASSIVE_PORTS - 1,
+                empty.display()
+            ),
+        )?;
+        let daemon = Daemon::start("vsftpd", Command::new(&program).arg(&conf), &log)?;
+        Self {
+            name: "vsftpd",
+            port,
+            certificate: None,
+            version: Some(version),
+            user_info: "anonymous:arca",
+            root: "data/",
             dir,
             daemon: Some(daemon),
         }
