@@ -1,6 +1,7 @@
 //! The `arca` command line.
 
 mod cp;
+mod gc;
 mod localfs;
 mod ops;
 
@@ -46,6 +47,18 @@ pub enum Command {
     Cp(CpArgs),
     /// Remove a file, or a directory with -r.
     Rm(RmArgs),
+    /// Permanently remove what MLflow marked deleted: runs, logged models and
+    /// experiments, with their artifacts.
+    ///
+    /// Reads MLflow's backend store directly (SQLite, PostgreSQL, MySQL, or a
+    /// file store directory); no tracking server is needed. Only entities in
+    /// the deleted lifecycle stage are touched, and with --older-than only
+    /// those deleted before the cut-off. Without ids, everything deleted is
+    /// collected; with --run-ids, --experiment-ids or --logged-model-ids,
+    /// only what they name (and the deleted runs of the experiments named).
+    /// Each entity's artifacts go first, then its metadata in one
+    /// transaction; a gc that stops half-way is finished by the next one.
+    Gc(GcArgs),
     /// Inspect the installed plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
@@ -152,6 +165,42 @@ pub struct CpArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct GcArgs {
+    /// MLflow's backend store: sqlite:///mlflow.db, postgresql://user:pass@host/db,
+    /// mysql://user:pass@host/db, or a file store's directory (./mlruns).
+    #[arg(long, env = "MLFLOW_BACKEND_STORE_URI", value_name = "URI")]
+    pub backend_store_uri: String,
+    /// Only what was deleted at least this long ago: days, hours, minutes,
+    /// seconds, e.g. 30d, 12h, 2d8h5m20s, 1.5d.
+    #[arg(long, value_name = "AGE")]
+    pub older_than: Option<String>,
+    /// Only these runs (comma-separated ids); each must be deleted.
+    #[arg(long, value_name = "IDS")]
+    pub run_ids: Option<String>,
+    /// Only these experiments and their deleted runs (comma-separated ids);
+    /// each must be deleted.
+    #[arg(long, value_name = "IDS")]
+    pub experiment_ids: Option<String>,
+    /// Only these logged models (comma-separated ids); each must be deleted.
+    #[arg(long, value_name = "IDS")]
+    pub logged_model_ids: Option<String>,
+    /// Where an MLflow artifact proxy (`mlflow server`, `arca serve`) stores
+    /// artifacts: runs logged through it (mlflow-artifacts:/…, http(s)://…
+    /// /api/2.0/mlflow-artifacts/artifacts/…) are found there.
+    #[arg(long, env = "MLFLOW_ARTIFACTS_DESTINATION", value_name = "URI")]
+    pub artifacts_destination: Option<String>,
+    /// List what would be removed, with file counts and sizes; remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the list (with --dry-run) and the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Entities collected at once.
+    #[arg(short = 'j', long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
+}
+
+#[derive(Debug, Args)]
 pub struct RmArgs {
     /// What to remove.
     pub uri: String,
@@ -233,6 +282,10 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Rm(a) => ops::rm(&reg, a).await,
         Command::Plugins(PluginsCommand::List) => ops::plugins_list(&reg),
         Command::Cp(a) => cp::cp(&reg, a, progress).await,
+        Command::Gc(a) => {
+            gc::check(a)?;
+            gc::gc(&reg, a, progress).await
+        }
         Command::HashPassword(a) => hash_secret(a),
         Command::Serve(a) => {
             let opts = arca_host::server::ServeOptions {
