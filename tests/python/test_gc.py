@@ -87,6 +87,10 @@ def populate(tracking_uri: str, artifact_root, workdir: Path) -> dict:
     ids = {"keep": keep, "gone": gone}
     src = workdir / "src"
     src.mkdir(exist_ok=True)
+    for name in ("m-active", "m-gone"):
+        model = mlflow.initialize_logged_model(name=name, experiment_id=keep)
+        client.set_logged_model_tags(model.model_id, {"k": name})
+        ids[name] = model.model_id
     for name, exp in [("a", keep), ("b", keep), ("c", keep), ("d", gone)]:
         with mlflow.start_run(experiment_id=exp, run_name=name) as run:
             mlflow.log_param("p", name)
@@ -95,11 +99,10 @@ def populate(tracking_uri: str, artifact_root, workdir: Path) -> dict:
             (src / f"{name}.txt").write_text(name * 1000)
             mlflow.log_artifact(str(src / f"{name}.txt"))
             mlflow.log_artifact(str(src / f"{name}.txt"), artifact_path="sub")
+            # A model metric logged by a run that goes: the database drops
+            # it with the run (a foreign key MLflow's gc relies on).
+            mlflow.log_metric("model-m", 2.5, model_id=ids["m-active"])
             ids[name] = run.info.run_id
-    for name in ("m-active", "m-gone"):
-        model = mlflow.initialize_logged_model(name=name, experiment_id=keep)
-        client.set_logged_model_tags(model.model_id, {"k": name})
-        ids[name] = model.model_id
     client.delete_run(ids["b"])
     client.delete_run(ids["c"])
     client.delete_logged_model(ids["m-gone"])
@@ -371,3 +374,84 @@ def test_kill_9_then_a_second_gc_finishes(tmp_path):
     assert sha256_tree(keep_dir / ids["a"]) == active
     mlflow_gc(f"sqlite:///{tmp_path / 's2' / 'mlflow.db'}", tmp_path / "s2")
     assert sqlite_rows(db) == sqlite_rows(tmp_path / "s2" / "mlflow.db", rewrite=(str(tmp_path / "s2"), str(store)))
+
+
+def pg_admin(base: str, sql: str):
+    import psycopg2
+
+    con = psycopg2.connect(base + "postgres")
+    con.autocommit = True
+    try:
+        with con.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        con.close()
+
+
+def pg_rows(uri: str, rewrite=("", "")) -> dict:
+    import psycopg2
+
+    con = psycopg2.connect(uri)
+    try:
+        with con.cursor() as cur:
+            cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
+            out = {}
+            for (t,) in sorted(cur.fetchall()):
+                cur.execute(f'SELECT * FROM "{t}"')
+                out[t] = sorted(
+                    repr(tuple(v.replace(*rewrite) if isinstance(v, str) else v for v in row)) for row in cur.fetchall()
+                )
+            return out
+    finally:
+        con.close()
+
+
+def test_postgresql_store_matches_mlflow_gc(tmp_path):
+    from conftest import require_server_env
+
+    require_server_env(["ARCA_PG_URI"], "PostgreSQL", "PostgreSQL when it is installed")
+    base = os.environ["ARCA_PG_URI"]
+    name = f"gc_{uuid.uuid4().hex[:10]}"
+    pg_admin(base, f"CREATE DATABASE {name}")
+    # MLflow's form (SQLAlchemy with psycopg2), which arca reads too;
+    # psycopg2 itself takes libpq's.
+    uri = base.replace("postgresql://", "postgresql+psycopg2://") + name
+    libpq = base + name
+    store = tmp_path / "s1"
+    store.mkdir()
+    ids = populate(uri, f"file://{store / 'art'}", tmp_path)
+    keep_dir = next(p for p in (store / "art").iterdir() if p.name.startswith("keep"))
+    active = sha256_tree(keep_dir / ids["a"])
+    # A copy for MLflow's gc: the database (no session may use the
+    # template) and the artifacts, its URIs pointed at the copy.
+    pg_admin(base, f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+    pg_admin(base, f"CREATE DATABASE {name}_copy TEMPLATE {name}")
+    shutil.copytree(store, tmp_path / "s2")
+    import psycopg2
+
+    con = psycopg2.connect(libpq + "_copy")
+    with con, con.cursor() as cur:
+        a, b = str(store), str(tmp_path / "s2")
+        cur.execute("UPDATE runs SET artifact_uri = replace(artifact_uri, %s, %s)", (a, b))
+        cur.execute("UPDATE experiments SET artifact_location = replace(artifact_location, %s, %s)", (a, b))
+        cur.execute("UPDATE logged_models SET artifact_location = replace(artifact_location, %s, %s)", (a, b))
+    con.close()
+
+    p = arca_gc("--backend-store-uri", uri, "--json")
+    summary = json.loads(p.stdout.strip().splitlines()[-1])["summary"]
+    assert summary == {"runs": 3, "experiments": 1, "logged_models": 1, "files": 6, "bytes": 6000}, p.stdout
+    assert "arca-pg-pw" not in p.stdout + p.stderr
+    assert_collected(uri, ids)
+    assert sha256_tree(keep_dir / ids["a"]) == active
+    for n in ("b", "c"):
+        assert not (keep_dir / ids[n]).exists()
+
+    mlflow_gc(uri + "_copy", tmp_path / "s2")
+    ours = pg_rows(libpq)
+    assert ours == pg_rows(libpq + "_copy", rewrite=(str(tmp_path / "s2"), str(store)))
+    assert len(ours["runs"]) == 1 and len(ours["params"]) == 1, ours["runs"]
+
+    # A wrong password is one clear line, without the password.
+    bad = uri.replace("arca-pg-pw", "wrong-pw")
+    p = arca_gc("--backend-store-uri", bad, check=False)
+    assert p.returncode == 1 and "cannot connect" in p.stderr and "wrong-pw" not in p.stderr, p.stderr

@@ -31,6 +31,7 @@ use crate::servers::ceph::{self, Ceph};
 use crate::servers::ftp::FtpServer;
 use crate::servers::gcs::GcsServer;
 use crate::servers::hdfs::{self, HdfsServer};
+use crate::servers::postgres::Postgres;
 use crate::servers::sftp::SftpServer;
 use crate::tidy;
 
@@ -209,7 +210,15 @@ pub fn run(args: &[String]) -> Result {
         Err(e) => step(Err(e)),
     }
     if with_python && let Some(py) = &python {
-        step(python::run_pytest(py, &arca, &manifest, &server_env));
+        // PostgreSQL, for `arca gc` on a SQL store MLflow runs in
+        // production; only the Python suite uses it.
+        let postgres = start_postgres(&mut step);
+        let mut env = server_env.clone();
+        if let Some(pg) = &postgres {
+            env.extend(pg.env());
+        }
+        step(python::run_pytest(py, &arca, &manifest, &env));
+        drop(postgres);
     }
     drop(ceph);
     drop(azure);
@@ -316,6 +325,31 @@ fn start_sftp(step: &mut impl FnMut(Result)) -> Option<SftpServer> {
         eprintln!(
             "warning: OpenSSH's sshd is not installed, so the sftp plugin was not tested; \
              `apt-get install openssh-server` to test it"
+        );
+    }
+    None
+}
+
+fn start_postgres(step: &mut impl FnMut(Result)) -> Option<Postgres> {
+    if Postgres::available() {
+        return match Postgres::start() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                step(Err(format!("cannot start PostgreSQL for the gc tests: {e}")));
+                None
+            }
+        };
+    }
+    if std::env::var_os("CI").is_some() {
+        step(Err(
+            "CI is set but PostgreSQL is not installed: arca gc cannot be tested on it \
+             (.ci/run installs the Debian package postgresql)"
+                .to_owned(),
+        ));
+    } else {
+        eprintln!(
+            "warning: PostgreSQL is not installed, so arca gc was not tested on it; \
+             `apt-get install postgresql` to test it"
         );
     }
     None

@@ -76,6 +76,46 @@ const KNOWN_REVISIONS: &[&str] = &[
 
 /// The run tables MLflow's `_hard_delete_run` empties before the run row.
 const RUN_CHILDREN: [&str; 4] = ["metrics", "latest_metrics", "params", "tags"];
+/// What the database does when MLflow deletes a run row (MLflow turns
+/// SQLite's foreign keys on; PostgreSQL and MySQL always enforce them):
+/// model metrics logged by the run go, issues found by it forget it. Done
+/// here as statements (`{}` the run id), so the result is the same on a
+/// connection whose foreign keys are off.
+const RUN_FK_EFFECTS: [(&str, &str); 2] = [
+    (
+        "logged_model_metrics",
+        "DELETE FROM logged_model_metrics WHERE run_id IN ({})",
+    ),
+    (
+        "issues",
+        "UPDATE issues SET source_run_id = NULL WHERE source_run_id IN ({})",
+    ),
+];
+/// What the database does when an experiment row goes, as statements
+/// (`{}` the experiment id): rows that cascade, a reference set to NULL.
+const EXPERIMENT_FK_EFFECTS: [(&str, &str); 8] = [
+    ("datasets", "DELETE FROM datasets WHERE experiment_id = {}"),
+    ("issues", "DELETE FROM issues WHERE experiment_id = {}"),
+    ("label_schemas", "DELETE FROM label_schemas WHERE experiment_id = {}"),
+    (
+        "review_queue_users",
+        "DELETE FROM review_queue_users WHERE queue_id IN (SELECT queue_id FROM review_queues WHERE experiment_id = {})",
+    ),
+    (
+        "review_queue_items",
+        "DELETE FROM review_queue_items WHERE queue_id IN (SELECT queue_id FROM review_queues WHERE experiment_id = {})",
+    ),
+    (
+        "review_queue_label_schemas",
+        "DELETE FROM review_queue_label_schemas WHERE queue_id IN \
+         (SELECT queue_id FROM review_queues WHERE experiment_id = {})",
+    ),
+    ("review_queues", "DELETE FROM review_queues WHERE experiment_id = {}"),
+    (
+        "endpoints",
+        "UPDATE endpoints SET experiment_id = NULL WHERE experiment_id = {}",
+    ),
+];
 /// A logged model's child tables.
 const MODEL_CHILDREN: [&str; 3] = ["logged_model_tags", "logged_model_params", "logged_model_metrics"];
 /// A trace's child tables (under `trace_info`) and the column naming the
@@ -397,6 +437,14 @@ impl SqlStore {
                 .await
                 .map_err(|e| db_error(&what, e))?;
         }
+        for (_, template) in RUN_FK_EFFECTS.iter().filter(|(t, _)| self.has(t)) {
+            let sql = template.replace("{}", &self.p(1));
+            sqlx::query(safe(&sql))
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| db_error(&what, e))?;
+        }
         let sql = format!("DELETE FROM runs WHERE run_uuid = {}", self.p(1));
         sqlx::query(safe(&sql))
             .bind(id)
@@ -470,6 +518,9 @@ impl SqlStore {
                 of("runs", "run_uuid")
             ));
         }
+        for (_, template) in RUN_FK_EFFECTS.iter().filter(|(t, _)| self.has(t)) {
+            statements.push(template.replace("{}", &of("runs", "run_uuid")));
+        }
         statements.push(format!("DELETE FROM runs WHERE experiment_id = {}", self.p(1)));
         if self.has("experiment_tags") {
             statements.push(format!(
@@ -506,6 +557,9 @@ impl SqlStore {
         }
         for table in ROLLUPS.iter().filter(|t| self.has(t)) {
             statements.push(format!("DELETE FROM {table} WHERE experiment_id = {}", self.p(1)));
+        }
+        for (_, template) in EXPERIMENT_FK_EFFECTS.iter().filter(|(t, _)| self.has(t)) {
+            statements.push(template.replace("{}", &self.p(1)));
         }
         statements.push(format!("DELETE FROM experiments WHERE experiment_id = {}", self.p(1)));
         for sql in &statements {
@@ -557,17 +611,24 @@ mod tests {
         );
         let (d, _) = sqlx_url("mysql+pymysql://u:p@h/db").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(d, Dialect::Mysql);
-        let e = sqlx_url("mssql://u:secret@h/db").expect_err("mssql");
+        let Err(e) = sqlx_url("mssql://u:secret@h/db") else {
+            panic!("accepted: {}", "mssql");
+        };
         assert!(
             e.to_string().contains("not supported") && !e.to_string().contains("secret"),
             "{e}"
         );
-        let e = sqlx_url("sqlite:///nowhere/at/all.db").expect_err("missing file");
+        let Err(e) = sqlx_url("sqlite:///nowhere/at/all.db") else {
+            panic!("accepted: {}", "missing file");
+        };
         assert!(e.to_string().contains("no database file"), "{e}");
     }
 
     #[test]
     fn revisions_are_unique_and_headed() {
         assert_eq!(KNOWN_REVISIONS.first(), Some(&HEAD_REVISION));
+        let unique: HashSet<&str> = KNOWN_REVISIONS.iter().copied().collect();
+        assert_eq!(unique.len(), KNOWN_REVISIONS.len());
+        assert_eq!(KNOWN_REVISIONS.last(), Some(&"97727af70f4d"));
     }
 }

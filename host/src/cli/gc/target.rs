@@ -76,6 +76,11 @@ pub fn resolve(uri: &str, destination: Option<&str>) -> Result<Target, String> {
             }
             format!("{}/{rel}", dest.trim_end_matches('/'))
         }
+        None if ["http", "https"].contains(&arca_host::uri::scheme_of(uri).as_str()) => {
+            return Err(format!(
+                "{shown} is an HTTP URL but not an MLflow artifact proxy's ({PROXY_ROUTE}/…): its store is unknown"
+            ));
+        }
         None => uri.to_owned(),
     };
     let (store, path) = split(&full).map_err(|e| format!("cannot resolve {shown}: {}", e.message))?;
@@ -138,7 +143,9 @@ mod tests {
         assert_eq!(parse_older_than("1.5h"), Ok(5_400_000));
         assert_eq!(parse_older_than("0s"), Ok(0));
         for bad in ["", "5", "1h2d", "d", "3w", "1.2.3d", "-1d", "1d 2h"] {
-            let e = parse_older_than(bad).expect_err(bad);
+            let Err(e) = parse_older_than(bad) else {
+                panic!("accepted: {}", bad);
+            };
             assert!(e.contains("2d8h5m20s"), "{e}");
         }
     }
@@ -172,7 +179,9 @@ mod tests {
                 "{uri}"
             );
         }
-        let e = resolve("mlflow-artifacts:/1/abc/artifacts", None).expect_err("no destination");
+        let Err(e) = resolve("mlflow-artifacts:/1/abc/artifacts", None) else {
+            panic!("accepted: {}", "no destination");
+        };
         assert!(e.contains("--artifacts-destination"), "{e}");
         // An http URL that is not the proxy's route is not taken for one.
         assert!(resolve("http://h/other/1/abc", dest).is_err());
@@ -186,7 +195,9 @@ mod tests {
             ("mlflow-artifacts:/", Some("s3://b/x")),
             ("http://h/api/2.0/mlflow-artifacts/artifacts", Some("/tmp/x")),
         ] {
-            let e = resolve(uri, dest).expect_err(uri);
+            let Err(e) = resolve(uri, dest) else {
+                panic!("accepted: {}", uri);
+            };
             assert!(e.contains("refusing"), "{uri}: {e}");
         }
         assert!(resolve("s3://bucket/../x", None).is_err());
