@@ -69,6 +69,15 @@ def sha256_tree(root: Path) -> dict:
 
 
 def populate(tracking_uri: str, artifact_root, workdir: Path) -> dict:
+    """See `_populate`; the process's tracking URI is put back afterwards,
+    so the tests that follow keep their own."""
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    with _use_tracking_uri(tracking_uri):
+        return _populate(tracking_uri, artifact_root, workdir)
+
+
+def _populate(tracking_uri: str, artifact_root, workdir: Path) -> dict:
     """Experiments `keep` (runs a: active, b and c: deleted; models m-active,
     m-gone: deleted) and `gone` (deleted, with run d), each run with params,
     a metric, a tag and two artifacts, under `artifact_root` (None: the
@@ -76,7 +85,6 @@ def populate(tracking_uri: str, artifact_root, workdir: Path) -> dict:
     import mlflow
     from mlflow import MlflowClient
 
-    mlflow.set_tracking_uri(tracking_uri)
     client = MlflowClient(tracking_uri)
     suffix = uuid.uuid4().hex[:8]
     def location(name):
@@ -295,7 +303,7 @@ def test_proxied_runs_on_s3(arca_s3, tmp_path):
     uri = f"sqlite:///{store / 'mlflow.db'}"
     root = f"{arca_s3.url}/api/2.0/mlflow-artifacts/artifacts/gc-{uuid.uuid4().hex[:8]}"
     ids = populate(uri, root, tmp_path)
-    s3, bucket, prefix = arca_s3.client, arca_s3.bucket, arca_s3.prefix
+    s3, bucket, prefix = arca_s3.s3, arca_s3.bucket, arca_s3.prefix
 
     def keys_of(run_id):
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/")
@@ -347,7 +355,7 @@ def test_kill_9_then_a_second_gc_finishes(tmp_path):
     db = store / "mlflow.db"
     uri = f"sqlite:///{db}"
     ids = populate(uri, f"file://{store / 'art'}", tmp_path)
-    extra = clone_deleted_runs(db, ids["b"], 400)
+    extra = clone_deleted_runs(db, ids["b"], 1500)
     copy_sqlite_store(store, tmp_path / "s2")
     keep_dir = next(p for p in (store / "art").iterdir() if p.name.startswith("keep"))
     active = sha256_tree(keep_dir / ids["a"])

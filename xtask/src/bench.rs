@@ -1,4 +1,4 @@
-//! `cargo xtask bench [local|server|s3|azure|gcs|ftp|sftp|hdfs|all] [--runs N]`: Arca measured side by
+//! `cargo xtask bench [local|server|s3|azure|gcs|ftp|sftp|hdfs|gc|all] [--runs N]`: Arca measured side by
 //! side with what it replaces, in one run, on a release build, through the
 //! real plugin loader. Each benchmark writes its own part of `BENCHMARKS.md`
 //! and keeps the others ([`document`]).
@@ -27,6 +27,10 @@
 //! `scp` as well, for the large file; on HDFS, the Java client MLflow's
 //! repository runs through pyarrow's `libhdfs` (not installable here).
 //!
+//! `gc`: `arca gc` against `mlflow gc` on copies of one SQLite store of
+//! 10,000 deleted runs with local artifacts, in `<target>/bench-work/gc/`
+//! ([`gc`]).
+//!
 //! `all`: every one of them, in that order.
 //!
 //! Every command is bounded ([`proc::LIMIT`]); the copies run under GNU time
@@ -42,6 +46,7 @@ mod contenders;
 mod copy;
 mod data;
 mod document;
+mod gc;
 mod measure;
 mod proc;
 mod procfs;
@@ -117,8 +122,10 @@ pub fn run(args: &[String]) -> Result {
         Some((first, rest)) if !first.starts_with('-') => (first.as_str(), rest),
         _ => ("local", args),
     };
+    let gc_part = name == "gc" || name == "all";
     let (local, server, s3, clouds) = match name {
         "local" => (true, false, false, vec![]),
+        "gc" => (false, false, false, vec![]),
         "server" => (false, true, false, vec![]),
         "s3" => (false, false, true, vec![]),
         "azure" => (false, false, false, vec![cloud::Cloud::Azure]),
@@ -140,7 +147,7 @@ pub fn run(args: &[String]) -> Result {
         ),
         other => {
             return Err(format!(
-                "unknown benchmark `{other}`; use `local`, `server`, `s3`, `azure`, `gcs`, `ftp`, `sftp`, `hdfs` or `all`"
+                "unknown benchmark `{other}`; use `local`, `server`, `s3`, `azure`, `gcs`, `ftp`, `sftp`, `hdfs`, `gc` or `all`"
             ));
         }
     };
@@ -154,9 +161,20 @@ pub fn run(args: &[String]) -> Result {
     };
     // Smaller inputs for the S3 benchmark, for working on it (not in `help`).
     let (size_mib, files) = (args.value("--size-mib")?, args.value("--files")?);
-    if !s3 && clouds.is_empty() && (size_mib.is_some() || files.is_some()) {
-        return Err("--size-mib and --files apply to `cargo xtask bench s3|azure|gcs|ftp|sftp|hdfs` only".to_owned());
+    if !s3 && clouds.is_empty() && !gc_part && (size_mib.is_some() || files.is_some()) {
+        return Err(
+            "--size-mib and --files apply to `cargo xtask bench s3|azure|gcs|ftp|sftp|hdfs|gc` only".to_owned(),
+        );
     }
+    // `--files N` for gc: the number of deleted runs (for working on it).
+    let gc_runs = match (&files, gc_part && name == "gc") {
+        (Some(v), true) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| format!("--files wants a number of runs, not `{v}`"))?,
+        _ => gc::RUNS,
+    };
     let sizes = s3::Sizes::parse(size_mib, files)?;
     args.finish()?;
     check_tools(local, server)?;
@@ -212,6 +230,9 @@ pub fn run(args: &[String]) -> Result {
     }
     for c in clouds {
         cloud::run(&ctx, &machine, c, sizes)?;
+    }
+    if gc_part {
+        gc::run(&ctx, &machine, gc_runs)?;
     }
     drop(work);
     Ok(())

@@ -13,7 +13,9 @@
 //! 4. the Python suite (`tests/python`: the real `mlflow` client and server
 //!    against `arca serve`, including `arca serve` on `s3://` and `wasbs://`
 //!    destinations in those servers), in a venv under the target directory; `--no-python`
-//!    skips it for a quick local run (CI runs everything); the servers are stopped after it;
+//!    skips it for a quick local run (CI runs everything); PostgreSQL (`servers::postgres`,
+//!    required under `CI`) is started for it alone, for `arca gc` on a SQL store; the servers
+//!    are stopped after it;
 //! 5. where the MiniDFSCluster ran, the HDFS plugin again on a Kerberos-secured one
 //!    ([`hdfs_kerberos`], also `cargo xtask test hdfs-kerberos` alone) and on an HA pair
 //!    through ViewFS ([`hdfs_ha`], also `cargo xtask test hdfs-ha`);

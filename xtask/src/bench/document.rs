@@ -18,6 +18,7 @@ const PARTS: &[(&str, &str)] = &[
     ("ftp", "Arca on FTP against MLflow"),
     ("sftp", "Arca on SFTP against MLflow"),
     ("hdfs", "Arca on HDFS against the Java client MLflow's repository runs"),
+    ("gc", "`arca gc` against `mlflow gc`"),
 ];
 
 /// The top of a new document (an existing one keeps its own).
@@ -37,6 +38,7 @@ Measured by `cargo xtask bench`. Each part below is written by its own command, 
 | [Arca on FTP against MLflow](#arca-on-ftp-against-mlflow) | `cargo xtask bench ftp` |
 | [Arca on SFTP against MLflow](#arca-on-sftp-against-mlflow) | `cargo xtask bench sftp` |
 | [Arca on HDFS against the Java client MLflow's repository runs](#arca-on-hdfs-against-the-java-client-mlflows-repository-runs) | `cargo xtask bench hdfs` |
+| [`arca gc` against `mlflow gc`](#arca-gc-against-mlflow-gc) | `cargo xtask bench gc` |
 
 `cargo xtask bench all` runs them all, one after the other.
 ";

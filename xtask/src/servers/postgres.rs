@@ -2,7 +2,7 @@
 //! backend store MLflow's users run in production.
 //!
 //! A fresh cluster (`initdb`, password auth for the user `arca`) in a
-//! directory under the target directory, the server run in the foreground
+//! directory under the system's temporary directory, the server run in the foreground
 //! on 127.0.0.1 and a free port, with its socket in that directory, and
 //! stopped by PID. PostgreSQL refuses to run as root, so as root both run
 //! as the `postgres` account the package creates (`setpriv`, which execs,
@@ -72,9 +72,9 @@ impl Postgres {
         let started = Instant::now();
         let deadline = started + START_TIMEOUT;
         let bin = bin_dir().ok_or("PostgreSQL is not installed (apt-get install postgresql)")?;
-        let dir = project::target_dir()
-            .join("servers")
-            .join(format!("postgres-{}", std::process::id()));
+        // Under the system's temporary directory, not the target directory:
+        // the postgres account must reach it, and a home may be closed to it.
+        let dir = std::env::temp_dir().join(format!("arca-postgres-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let data = dir.join("data");
         std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;

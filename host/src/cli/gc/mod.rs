@@ -19,7 +19,6 @@ use arca_host::{Registry, Store};
 use futures_util::StreamExt;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 use target::Target;
 
@@ -136,11 +135,22 @@ impl Backend {
     }
 
     /// Removes a run's or model's metadata; `false` if it is no longer deleted.
-    async fn purge(&self, kind: Kind, e: &Entity) -> Result<bool, GcError> {
-        match (self, kind) {
-            (Backend::Sql(s), Kind::Run) => s.purge_run(&e.id).await,
-            (Backend::Sql(s), Kind::Model) => s.purge_model(&e.id).await,
-            (Backend::Files(f), _) => f.purge(e).map(|()| true),
+    /// Removes the metadata of entities of one kind (one transaction on a
+    /// SQL store); returns the ids removed (one restored meanwhile is not).
+    async fn purge(&self, kind: Kind, entities: &[&Entity]) -> Result<Vec<String>, GcError> {
+        match self {
+            Backend::Sql(s) => {
+                let ids: Vec<&str> = entities.iter().map(|e| e.id.as_str()).collect();
+                s.purge(kind, &ids).await
+            }
+            Backend::Files(f) => {
+                let mut gone = Vec::new();
+                for e in entities {
+                    f.purge(e)?;
+                    gone.push(e.id.clone());
+                }
+                Ok(gone)
+            }
         }
     }
 
@@ -160,7 +170,7 @@ fn select(all: Vec<Entity>, ids: Option<&[String]>) -> Vec<Entity> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Kind {
+pub enum Kind {
     Run,
     Model,
 }
@@ -377,44 +387,137 @@ async fn measure(store: &Store, path: &ArtifactPath) -> Result<(u64, u64), Error
     }
 }
 
-/// The outcome of one entity.
-enum Outcome {
-    Done {
-        files: u64,
-        bytes: u64,
-    },
-    /// Restored after the plan was made: kept.
-    Kept,
-}
-
-async fn collect_one(reg: &Registry, stores: &Stores, backend: &Backend, item: &Item) -> Result<Outcome, String> {
+/// Removes one entity's artifacts (and the directory MLflow leaves around
+/// them, if now empty); returns the files and bytes removed.
+async fn remove_artifacts(reg: &Registry, stores: &Stores, item: &Item) -> Result<(u64, u64), String> {
     let what = format!("{} {}", item.kind.name(), item.entity.id);
-    let (mut files, mut bytes) = (0, 0);
     if let Some(err) = &item.unresolved {
         return Err(format!("{what} kept: {err}"));
     }
-    if let Some(t) = &item.target {
-        let fail = |e: Error| format!("{what} kept: its artifacts at {}: {e}", t.shown);
-        let store = stores.get(reg, &t.store).await.map_err(fail)?;
-        let path = ArtifactPath::parse(&t.path).map_err(|e| format!("{what} kept: {}: {e}", t.shown))?;
-        (files, bytes) = measure(&store, &path).await.map_err(fail)?;
-        store.delete(&path).await.map_err(fail)?;
-        if let Some(dir) = target::leftover_dir(&t.path, &item.entity.id)
-            && let Ok(dir) = ArtifactPath::parse(&dir)
-        {
-            // Only if nothing else is in it (a file store's run directory
-            // holds its metadata; that goes with the metadata below).
-            match store.list(&dir).await {
-                Ok(entries) if entries.is_empty() => store.delete(&dir).await.map_err(fail)?,
-                _ => {}
-            }
+    let Some(t) = &item.target else {
+        return Ok((0, 0));
+    };
+    let fail = |e: Error| format!("{what} kept: its artifacts at {}: {e}", t.shown);
+    let store = stores.get(reg, &t.store).await.map_err(fail)?;
+    let path = ArtifactPath::parse(&t.path).map_err(|e| format!("{what} kept: {}: {e}", t.shown))?;
+    let counted = measure(&store, &path).await.map_err(fail)?;
+    store.delete(&path).await.map_err(fail)?;
+    if let Some(dir) = target::leftover_dir(&t.path, &item.entity.id)
+        && let Ok(dir) = ArtifactPath::parse(&dir)
+    {
+        // Only if nothing else is in it (a file store's run directory
+        // holds its metadata; that goes with the metadata).
+        if store.list(&dir).await.is_ok_and(|entries| entries.is_empty()) {
+            store.delete(&dir).await.map_err(fail)?;
         }
     }
-    match backend.purge(item.kind, &item.entity).await {
-        Ok(true) => Ok(Outcome::Done { files, bytes }),
-        Ok(false) => Ok(Outcome::Kept),
-        Err(e) => Err(format!("{what}: {e}")),
+    Ok(counted)
+}
+
+/// Most entities whose metadata one transaction removes.
+const BATCH: usize = 500;
+
+/// What the collection came to.
+#[derive(Default)]
+struct Outcome {
+    tally: Tally,
+    errors: Vec<String>,
+    kept: Vec<String>,
+    /// Experiments some of whose runs stayed: they stay too.
+    blocked: BTreeSet<String>,
+}
+
+impl Outcome {
+    fn failed(&mut self, item: &Item, message: String) {
+        self.blocked.insert(item.entity.experiment_id.clone());
+        self.errors.push(message);
     }
+}
+
+/// Collects `items`: artifacts `jobs` at a time; metadata as the artifacts
+/// of entities are gone, every entity that is ready by then in one
+/// transaction (each whole), while the next artifacts are being removed.
+async fn collect(
+    reg: &Registry,
+    stores: &Stores,
+    backend: &Backend,
+    items: &[Item],
+    jobs: usize,
+    pb: &indicatif::ProgressBar,
+) -> Outcome {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(usize, Result<(u64, u64), String>)>(BATCH * 2);
+    let producer = async move {
+        let tx = tx;
+        let mut done = futures_util::stream::iter(items.iter().enumerate())
+            .map(|(i, item)| async move { (i, remove_artifacts(reg, stores, item).await) })
+            .buffer_unordered(jobs);
+        while let Some(r) = done.next().await {
+            if tx.send(r).await.is_err() {
+                break;
+            }
+        }
+    };
+    let consumer = async {
+        let mut out = Outcome::default();
+        let mut buf = Vec::with_capacity(BATCH);
+        while rx.recv_many(&mut buf, BATCH).await > 0 {
+            let mut ready: BTreeMap<Kind, Vec<(usize, u64, u64)>> = BTreeMap::new();
+            for (i, r) in buf.drain(..) {
+                match r {
+                    Ok((files, bytes)) => ready.entry(items[i].kind).or_default().push((i, files, bytes)),
+                    Err(e) => out.failed(&items[i], e),
+                }
+                pb.inc(1);
+            }
+            for (kind, batch) in ready {
+                let entities: Vec<&Entity> = batch.iter().map(|(i, ..)| &items[*i].entity).collect();
+                // A batch that fails is retried one entity at a time, so one
+                // bad entity keeps only itself.
+                let results: Vec<(usize, Result<Vec<String>, GcError>)> = match backend.purge(kind, &entities).await {
+                    Ok(gone) => vec![(usize::MAX, Ok(gone))],
+                    Err(_) if entities.len() > 1 => {
+                        let mut each = Vec::new();
+                        for (n, e) in entities.iter().enumerate() {
+                            each.push((n, backend.purge(kind, &[e]).await));
+                        }
+                        each
+                    }
+                    Err(e) => vec![(0, Err(e))],
+                };
+                let mut gone = BTreeSet::new();
+                for (n, r) in results {
+                    match r {
+                        Ok(ids) => gone.extend(ids),
+                        Err(e) => {
+                            let item = &items[batch[n].0];
+                            out.failed(item, format!("{} {}: {e}", kind.name(), item.entity.id));
+                        }
+                    }
+                }
+                for (i, files, bytes) in batch {
+                    let item = &items[i];
+                    if gone.contains(&item.entity.id) {
+                        match kind {
+                            Kind::Run => out.tally.runs += 1,
+                            Kind::Model => out.tally.models += 1,
+                        }
+                        out.tally.files += files;
+                        out.tally.bytes += bytes;
+                    } else if !out.errors.iter().any(|e| e.contains(&item.entity.id)) {
+                        out.blocked.insert(item.entity.experiment_id.clone());
+                        out.kept.push(format!(
+                            "{} {} kept: it is no longer deleted",
+                            kind.name(),
+                            item.entity.id
+                        ));
+                    }
+                }
+            }
+        }
+        out
+    };
+    let ((), out) = futures_util::future::join(producer, consumer).await;
+    out
 }
 
 pub async fn gc(reg: &Registry, a: &GcArgs, progress: bool) -> CliResult {
@@ -425,54 +528,13 @@ pub async fn gc(reg: &Registry, a: &GcArgs, progress: bool) -> CliResult {
         return dry_run(reg, &stores, &items, &experiments, a.json).await;
     }
     let pb = progress_bar(progress, items.len() as u64);
-    let tally = Mutex::new(Tally::default());
-    let errors = Mutex::new(Vec::<String>::new());
-    let kept = Mutex::new(Vec::<String>::new());
-    // Experiments whose runs did not all go keep their rows.
-    let blocked = Mutex::new(BTreeSet::<String>::new());
-    futures_util::stream::iter(items.iter())
-        .map(|item| async {
-            let outcome = collect_one(reg, &stores, &backend, item).await;
-            let mut t = tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            match outcome {
-                Ok(Outcome::Done { files, bytes }) => {
-                    match item.kind {
-                        Kind::Run => t.runs += 1,
-                        Kind::Model => t.models += 1,
-                    }
-                    t.files += files;
-                    t.bytes += bytes;
-                }
-                Ok(Outcome::Kept) => {
-                    blocked
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .insert(item.entity.experiment_id.clone());
-                    kept.lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .push(format!(
-                            "{} {} kept: it is no longer deleted",
-                            item.kind.name(),
-                            item.entity.id
-                        ));
-                }
-                Err(e) => {
-                    blocked
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .insert(item.entity.experiment_id.clone());
-                    errors.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(e);
-                }
-            }
-            pb.inc(1);
-        })
-        .buffer_unordered(usize::from(a.jobs))
-        .collect::<Vec<()>>()
-        .await;
+    let Outcome {
+        mut tally,
+        mut errors,
+        kept,
+        blocked,
+    } = collect(reg, &stores, &backend, &items, usize::from(a.jobs), &pb).await;
     pb.finish_and_clear();
-    let blocked = blocked.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let mut errors = errors.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let mut tally = tally.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     for id in &experiments {
         if blocked.contains(id) {
             errors.push(format!("experiment {id} kept: not all of its runs could be collected"));
@@ -487,7 +549,7 @@ pub async fn gc(reg: &Registry, a: &GcArgs, progress: bool) -> CliResult {
     if let Backend::Sql(s) = &backend {
         s.close().await;
     }
-    for k in kept.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
+    for k in kept {
         eprintln!("arca: {k}");
     }
     report(&tally, a.json, false);

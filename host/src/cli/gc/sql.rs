@@ -7,7 +7,7 @@
 //! made is kept. Children go before their parent, as MLflow's ORM deletes
 //! them, so databases that enforce foreign keys accept every statement.
 
-use super::{Entity, Experiment, GcError};
+use super::{Entity, Experiment, GcError, Kind};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use std::collections::HashSet;
@@ -411,83 +411,80 @@ impl SqlStore {
         Ok(out)
     }
 
-    /// Deletes a run's rows in one transaction; `Ok(false)` if it is no
-    /// longer deleted (restored meanwhile), with nothing changed.
-    pub async fn purge_run(&self, id: &str) -> Result<bool, GcError> {
-        let what = format!("cannot delete run {id}");
+    /// Deletes the rows of runs (`Kind::Run`) or logged models in one
+    /// transaction, each entity whole: first a write lock on those still
+    /// deleted (an entity restored meanwhile is left as it is), then their
+    /// children, what the database's foreign keys would take with them, and
+    /// their rows. Returns the ids removed.
+    pub async fn purge(&self, kind: Kind, ids: &[&str]) -> Result<Vec<String>, GcError> {
+        let (table, key, what) = match kind {
+            Kind::Run => ("runs", "run_uuid", "runs"),
+            Kind::Model => ("logged_models", "model_id", "logged models"),
+        };
+        let what = format!("cannot delete {} {what}", ids.len());
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks: Vec<String> = (1..=ids.len()).map(|i| self.p(i)).collect();
+        let list = marks.join(", ");
         let mut tx = self.pool.begin().await.map_err(|e| db_error(&what, e))?;
+        let bind_all = |sql: &str| {
+            let mut q = sqlx::query(safe(sql));
+            for id in ids {
+                q = q.bind(*id);
+            }
+            q
+        };
+        // The lock: PostgreSQL and MySQL lock the rows, SQLite the database.
         let lock = format!(
-            "UPDATE runs SET lifecycle_stage = 'deleted' WHERE run_uuid = {} AND lifecycle_stage = 'deleted'",
-            self.p(1)
+            "UPDATE {table} SET lifecycle_stage = 'deleted' WHERE {key} IN ({list}) AND lifecycle_stage = 'deleted'"
         );
-        let locked = sqlx::query(safe(&lock))
-            .bind(id)
+        bind_all(&lock)
             .execute(&mut *tx)
             .await
             .map_err(|e| db_error(&what, e))?;
-        if locked.rows_affected() == 0 {
+        let still = format!("SELECT {key} FROM {table} WHERE {key} IN ({list}) AND lifecycle_stage = 'deleted'");
+        let rows = bind_all(&still)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(|e| db_error(&what, e))?;
+        let gone: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>(0))
+            .collect::<Result<_, _>>()
+            .map_err(|e| db_error(&what, e))?;
+        if gone.is_empty() {
             tx.rollback().await.map_err(|e| db_error(&what, e))?;
-            return Ok(false);
+            return Ok(gone);
         }
-        for table in RUN_CHILDREN.iter().filter(|t| self.has(t)) {
-            let sql = format!("DELETE FROM {table} WHERE run_uuid = {}", self.p(1));
-            sqlx::query(safe(&sql))
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| db_error(&what, e))?;
+        let marks: Vec<String> = (1..=gone.len()).map(|i| self.p(i)).collect();
+        let list = marks.join(", ");
+        let mut statements = Vec::new();
+        match kind {
+            Kind::Run => {
+                for child in RUN_CHILDREN.iter().filter(|t| self.has(t)) {
+                    statements.push(format!("DELETE FROM {child} WHERE run_uuid IN ({list})"));
+                }
+                for (_, template) in RUN_FK_EFFECTS.iter().filter(|(t, _)| self.has(t)) {
+                    statements.push(template.replace("{}", &list));
+                }
+            }
+            Kind::Model => {
+                for child in MODEL_CHILDREN.iter().filter(|t| self.has(t)) {
+                    statements.push(format!("DELETE FROM {child} WHERE model_id IN ({list})"));
+                }
+            }
         }
-        for (_, template) in RUN_FK_EFFECTS.iter().filter(|(t, _)| self.has(t)) {
-            let sql = template.replace("{}", &self.p(1));
-            sqlx::query(safe(&sql))
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| db_error(&what, e))?;
+        statements.push(format!("DELETE FROM {table} WHERE {key} IN ({list})"));
+        for sql in &statements {
+            let mut q = sqlx::query(safe(sql));
+            for id in &gone {
+                q = q.bind(id.as_str());
+            }
+            q.execute(&mut *tx).await.map_err(|e| db_error(&what, e))?;
         }
-        let sql = format!("DELETE FROM runs WHERE run_uuid = {}", self.p(1));
-        sqlx::query(safe(&sql))
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| db_error(&what, e))?;
         tx.commit().await.map_err(|e| db_error(&what, e))?;
-        Ok(true)
-    }
-
-    /// Deletes a logged model's rows in one transaction.
-    pub async fn purge_model(&self, id: &str) -> Result<bool, GcError> {
-        let what = format!("cannot delete logged model {id}");
-        let mut tx = self.pool.begin().await.map_err(|e| db_error(&what, e))?;
-        let lock = format!(
-            "UPDATE logged_models SET lifecycle_stage = 'deleted' WHERE model_id = {} AND lifecycle_stage = 'deleted'",
-            self.p(1)
-        );
-        let locked = sqlx::query(safe(&lock))
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| db_error(&what, e))?;
-        if locked.rows_affected() == 0 {
-            tx.rollback().await.map_err(|e| db_error(&what, e))?;
-            return Ok(false);
-        }
-        for table in MODEL_CHILDREN.iter().filter(|t| self.has(t)) {
-            let sql = format!("DELETE FROM {table} WHERE model_id = {}", self.p(1));
-            sqlx::query(safe(&sql))
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| db_error(&what, e))?;
-        }
-        let sql = format!("DELETE FROM logged_models WHERE model_id = {}", self.p(1));
-        sqlx::query(safe(&sql))
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| db_error(&what, e))?;
-        tx.commit().await.map_err(|e| db_error(&what, e))?;
-        Ok(true)
+        Ok(gone)
     }
 
     /// Deletes an experiment and what MLflow's ORM deletes with it (its
