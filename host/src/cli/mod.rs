@@ -56,8 +56,8 @@ pub enum Command {
     /// those deleted before the cut-off. Without ids, everything deleted is
     /// collected; with --run-ids, --experiment-ids or --logged-model-ids,
     /// only what they name (and the deleted runs of the experiments named).
-    /// Each entity's artifacts go first, then its metadata in one
-    /// transaction; a gc that stops half-way is finished by the next one.
+    /// Each entity's artifacts go first, then its metadata, whole entities
+    /// per transaction; a gc that stops half-way is finished by the next one.
     Gc(GcArgs),
     /// Inspect the installed plugins.
     #[command(subcommand)]

@@ -4,7 +4,9 @@
 //!
 //! Order, per entity: its artifacts (through the store's plugin), then the
 //! `<exp>/<id>/` directory MLflow leaves around them if it is now empty,
-//! then its metadata in one transaction. A gc stopped at any point leaves
+//! then its metadata, in a transaction that removes whole entities (every
+//! one whose artifacts are gone by then, up to [`BATCH`]) while the next
+//! entities' artifacts are being removed. A gc stopped at any point leaves
 //! each entity either whole in the backend store (its artifacts perhaps
 //! gone: the next gc finishes it, deleting a missing path is success) or
 //! gone from it; experiments go after all their runs.

@@ -2,8 +2,8 @@
 //! directly, with MLflow's schema (`mlflow/store/tracking/dbmodels`).
 //!
 //! Every purge is one transaction that first re-checks, under a write lock,
-//! that the entity is still deleted (an `UPDATE … WHERE lifecycle_stage =
-//! 'deleted'` that must touch one row): a run restored after the plan was
+//! which entities are still deleted (an `UPDATE … WHERE lifecycle_stage =
+//! 'deleted'`, then a `SELECT` of those): a run restored after the plan was
 //! made is kept. Children go before their parent, as MLflow's ORM deletes
 //! them, so databases that enforce foreign keys accept every statement.
 
