@@ -241,22 +241,29 @@ async fn plan(backend: &Backend, a: &GcArgs) -> Result<(Vec<Item>, Vec<String>),
 
     // Runs: those named, or every deleted one old enough.
     let mut runs: BTreeMap<String, Entity> = BTreeMap::new();
+    let age = a.older_than.as_deref().unwrap_or_default();
+    // The named entities of a kind that may go; a problem for each other one.
+    let check_named = |kind: Kind, ids: &[String], found: Vec<Entity>, problems: &mut Vec<String>| {
+        let name = kind.name();
+        let mut ok = Vec::new();
+        for id in ids {
+            match found.iter().find(|e| &e.id == id) {
+                None => problems.push(format!("{name} {id} does not exist")),
+                Some(e) if !e.deleted => problems.push(format!(
+                    "{name} {id} is not deleted (only {name}s in the deleted lifecycle stage can be collected)"
+                )),
+                Some(e) if older.is_some() && !old_enough(e) => {
+                    problems.push(format!("{name} {id} was deleted less than {age} ago"));
+                }
+                Some(e) => ok.push(e.clone()),
+            }
+        }
+        ok
+    };
     if let Some(ids) = &run_ids {
         let found = backend.runs(Some(ids)).await?;
-        for id in ids {
-            match found.iter().find(|r| &r.id == id) {
-                None => problems.push(format!("run {id} does not exist")),
-                Some(r) if !r.deleted => problems.push(format!(
-                    "run {id} is not deleted (only runs in the deleted lifecycle stage can be collected)"
-                )),
-                Some(r) if older.is_some() && !old_enough(r) => problems.push(format!(
-                    "run {id} was deleted less than {} ago",
-                    a.older_than.as_deref().unwrap_or_default()
-                )),
-                Some(r) => {
-                    runs.insert(r.id.clone(), r.clone());
-                }
-            }
+        for r in check_named(Kind::Run, ids, found, &mut problems) {
+            runs.insert(r.id.clone(), r);
         }
     } else if !named {
         for r in backend.runs(None).await? {
@@ -277,10 +284,9 @@ async fn plan(backend: &Backend, a: &GcArgs) -> Result<(Vec<Item>, Vec<String>),
                 Some(e) if !e.deleted => problems.push(format!(
                     "experiment {id} is not deleted (only experiments in the deleted lifecycle stage can be collected)"
                 )),
-                Some(e) if older.is_some() && e.last_update_time.is_none_or(|t| t >= cutoff) => problems.push(format!(
-                    "experiment {id} was deleted less than {} ago",
-                    a.older_than.as_deref().unwrap_or_default()
-                )),
+                Some(e) if older.is_some() && e.last_update_time.is_none_or(|t| t >= cutoff) => {
+                    problems.push(format!("experiment {id} was deleted less than {age} ago"));
+                }
                 Some(e) => out.push(e.clone()),
             }
         }
@@ -300,10 +306,8 @@ async fn plan(backend: &Backend, a: &GcArgs) -> Result<(Vec<Item>, Vec<String>),
         for r in backend.runs_of(&exp_list).await? {
             if older.is_some() && !old_enough(&r) {
                 problems.push(format!(
-                    "run {} of experiment {} was deleted less than {} ago",
-                    r.id,
-                    r.experiment_id,
-                    a.older_than.as_deref().unwrap_or_default()
+                    "run {} of experiment {} was deleted less than {age} ago",
+                    r.id, r.experiment_id
                 ));
                 continue;
             }
@@ -315,19 +319,7 @@ async fn plan(backend: &Backend, a: &GcArgs) -> Result<(Vec<Item>, Vec<String>),
     let mut models = Vec::new();
     if let Some(ids) = &model_ids {
         let found = backend.models(Some(ids)).await?;
-        for id in ids {
-            match found.iter().find(|m| &m.id == id) {
-                None => problems.push(format!("logged model {id} does not exist")),
-                Some(m) if !m.deleted => problems.push(format!(
-                    "logged model {id} is not deleted (only logged models in the deleted lifecycle stage can be collected)"
-                )),
-                Some(m) if older.is_some() && !old_enough(m) => problems.push(format!(
-                    "logged model {id} was deleted less than {} ago",
-                    a.older_than.as_deref().unwrap_or_default()
-                )),
-                Some(m) => models.push(m.clone()),
-            }
-        }
+        models = check_named(Kind::Model, ids, found, &mut problems);
     } else if !named {
         models = backend.models(None).await?.into_iter().filter(old_enough).collect();
     }
