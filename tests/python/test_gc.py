@@ -419,47 +419,143 @@ def test_postgresql_store_matches_mlflow_gc(tmp_path):
 
     require_server_env(["ARCA_PG_URI"], "PostgreSQL", "PostgreSQL when it is installed")
     base = os.environ["ARCA_PG_URI"]
+    import psycopg2
+
+    def admin(sql):
+        pg_admin(base, sql)
+
+    def rows(db, rewrite=("", "")):
+        return pg_rows(base + db, rewrite)
+
+    def connect(db):
+        return psycopg2.connect(base + db)
+
+    def copy_db(name):
+        # No session may use the template of a copy.
+        admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+        admin(f"CREATE DATABASE {name}_copy TEMPLATE {name}")
+
+    sql_store_matches_mlflow_gc(
+        tmp_path, base.replace("postgresql://", "postgresql+psycopg2://"), "arca-pg-pw", admin, rows, connect, copy_db
+    )
+
+
+def my_connect(base: str, db: str = ""):
+    """A PyMySQL connection from `mysql://user:pass@host:port/`."""
+    import urllib.parse
+
+    import pymysql
+
+    u = urllib.parse.urlsplit(base)
+    return pymysql.connect(
+        host=u.hostname, port=u.port, user=u.username, password=u.password, database=db or None, autocommit=True
+    )
+
+
+def my_rows(base: str, db: str, rewrite=("", "")) -> dict:
+    con = my_connect(base, db)
+    try:
+        with con.cursor() as cur:
+            cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (db,))
+            out = {}
+            for (t,) in sorted(cur.fetchall()):
+                cur.execute(f"SELECT * FROM `{t}`")
+                out[t] = sorted(
+                    repr(tuple(v.replace(*rewrite) if isinstance(v, str) else v for v in row)) for row in cur.fetchall()
+                )
+            return out
+    finally:
+        con.close()
+
+
+def test_mysql_store_matches_mlflow_gc(tmp_path):
+    from conftest import require_server_env
+
+    require_server_env(["ARCA_MYSQL_URI"], "MySQL", "MariaDB when it is installed")
+    base = os.environ["ARCA_MYSQL_URI"]
+
+    def admin(sql):
+        con = my_connect(base)
+        try:
+            with con.cursor() as cur:
+                cur.execute(sql)
+        finally:
+            con.close()
+
+    def copy_db(name):
+        # MySQL has no database templates: the copy is made table by table.
+        admin(f"CREATE DATABASE {name}_copy")
+        con = my_connect(base, name)
+        try:
+            with con.cursor() as cur:
+                cur.execute("SET FOREIGN_KEY_CHECKS = 0")
+                # Experiment 0 stays 0 (not the next AUTO_INCREMENT value).
+                cur.execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')")
+                cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (name,))
+                tables = [t for (t,) in cur.fetchall()]
+                # SHOW CREATE TABLE keeps the foreign keys (CREATE TABLE …
+                # LIKE drops them, and MLflow's gc relies on their cascades).
+                cur.execute(f"USE {name}_copy")
+                for t in tables:
+                    cur.execute(f"SHOW CREATE TABLE {name}.`{t}`")
+                    cur.execute(cur.fetchone()[1])
+                for t in tables:
+                    cur.execute(f"INSERT INTO {name}_copy.`{t}` SELECT * FROM {name}.`{t}`")
+        finally:
+            con.close()
+
+    sql_store_matches_mlflow_gc(
+        tmp_path,
+        base.replace("mysql://", "mysql+pymysql://"),
+        "arca-my-pw",
+        admin,
+        lambda db, rewrite=("", ""): my_rows(base, db, rewrite),
+        lambda db: my_connect(base, db),
+        copy_db,
+    )
+
+
+def sql_store_matches_mlflow_gc(tmp_path, base, password, admin, rows, connect, copy_db):
+    """The SQLite test's checks on a database server: `base` is MLflow's
+    URI of the server without a database, `password` its password (never
+    to be printed)."""
     name = f"gc_{uuid.uuid4().hex[:10]}"
-    pg_admin(base, f"CREATE DATABASE {name}")
-    # MLflow's form (SQLAlchemy with psycopg2), which arca reads too;
-    # psycopg2 itself takes libpq's.
-    uri = base.replace("postgresql://", "postgresql+psycopg2://") + name
-    libpq = base + name
+    admin(f"CREATE DATABASE {name}")
+    uri = base + name
     store = tmp_path / "s1"
     store.mkdir()
     ids = populate(uri, f"file://{store / 'art'}", tmp_path)
     keep_dir = next(p for p in (store / "art").iterdir() if p.name.startswith("keep"))
     active = sha256_tree(keep_dir / ids["a"])
-    # A copy for MLflow's gc: the database (no session may use the
-    # template) and the artifacts, its URIs pointed at the copy.
-    pg_admin(base, f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
-    pg_admin(base, f"CREATE DATABASE {name}_copy TEMPLATE {name}")
+    # A copy for MLflow's gc: the database and the artifacts, its URIs
+    # pointed at the copy.
+    copy_db(name)
     shutil.copytree(store, tmp_path / "s2")
-    import psycopg2
-
-    con = psycopg2.connect(libpq + "_copy")
-    with con, con.cursor() as cur:
-        a, b = str(store), str(tmp_path / "s2")
-        cur.execute("UPDATE runs SET artifact_uri = replace(artifact_uri, %s, %s)", (a, b))
-        cur.execute("UPDATE experiments SET artifact_location = replace(artifact_location, %s, %s)", (a, b))
-        cur.execute("UPDATE logged_models SET artifact_location = replace(artifact_location, %s, %s)", (a, b))
-    con.close()
+    con = connect(name + "_copy")
+    try:
+        with con.cursor() as cur:
+            a, b = str(store), str(tmp_path / "s2")
+            cur.execute("UPDATE runs SET artifact_uri = replace(artifact_uri, %s, %s)", (a, b))
+            cur.execute("UPDATE experiments SET artifact_location = replace(artifact_location, %s, %s)", (a, b))
+            cur.execute("UPDATE logged_models SET artifact_location = replace(artifact_location, %s, %s)", (a, b))
+        con.commit()
+    finally:
+        con.close()
 
     p = arca_gc("--backend-store-uri", uri, "--json")
     summary = json.loads(p.stdout.strip().splitlines()[-1])["summary"]
     assert summary == {"runs": 3, "experiments": 1, "logged_models": 1, "files": 6, "bytes": 6000}, p.stdout
-    assert "arca-pg-pw" not in p.stdout + p.stderr
+    assert password not in p.stdout + p.stderr
     assert_collected(uri, ids)
     assert sha256_tree(keep_dir / ids["a"]) == active
     for n in ("b", "c"):
         assert not (keep_dir / ids[n]).exists()
 
     mlflow_gc(uri + "_copy", tmp_path / "s2")
-    ours = pg_rows(libpq)
-    assert ours == pg_rows(libpq + "_copy", rewrite=(str(tmp_path / "s2"), str(store)))
+    ours = rows(name)
+    assert ours == rows(name + "_copy", rewrite=(str(tmp_path / "s2"), str(store)))
     assert len(ours["runs"]) == 1 and len(ours["params"]) == 1, ours["runs"]
 
     # A wrong password is one clear line, without the password.
-    bad = uri.replace("arca-pg-pw", "wrong-pw")
-    p = arca_gc("--backend-store-uri", bad, check=False)
+    p = arca_gc("--backend-store-uri", uri.replace(password, "wrong-pw"), check=False)
     assert p.returncode == 1 and "cannot connect" in p.stderr and "wrong-pw" not in p.stderr, p.stderr

@@ -12,6 +12,7 @@ pub mod ceph;
 pub mod ftp;
 pub mod gcs;
 pub mod hdfs;
+pub mod mariadb;
 pub mod postgres;
 pub mod sftp;
 pub mod tls;

@@ -13,9 +13,9 @@
 //! 4. the Python suite (`tests/python`: the real `mlflow` client and server
 //!    against `arca serve`, including `arca serve` on `s3://` and `wasbs://`
 //!    destinations in those servers), in a venv under the target directory; `--no-python`
-//!    skips it for a quick local run (CI runs everything); PostgreSQL (`servers::postgres`,
-//!    required under `CI`) is started for it alone, for `arca gc` on a SQL store; the servers
-//!    are stopped after it;
+//!    skips it for a quick local run (CI runs everything); PostgreSQL (`servers::postgres`)
+//!    and MariaDB (`servers::mariadb`), both required under `CI`, are started for it alone,
+//!    for `arca gc` on SQL stores; the servers are stopped after it;
 //! 5. where the MiniDFSCluster ran, the HDFS plugin again on a Kerberos-secured one
 //!    ([`hdfs_kerberos`], also `cargo xtask test hdfs-kerberos` alone) and on an HA pair
 //!    through ViewFS ([`hdfs_ha`], also `cargo xtask test hdfs-ha`);
@@ -33,6 +33,7 @@ use crate::servers::ceph::{self, Ceph};
 use crate::servers::ftp::FtpServer;
 use crate::servers::gcs::GcsServer;
 use crate::servers::hdfs::{self, HdfsServer};
+use crate::servers::mariadb::MariaDb;
 use crate::servers::postgres::Postgres;
 use crate::servers::sftp::SftpServer;
 use crate::tidy;
@@ -214,13 +215,15 @@ pub fn run(args: &[String]) -> Result {
     if with_python && let Some(py) = &python {
         // PostgreSQL, for `arca gc` on a SQL store MLflow runs in
         // production; only the Python suite uses it.
+        // and MariaDB for it on MySQL.
         let postgres = start_postgres(&mut step);
+        let mariadb = start_mariadb(&mut step);
         let mut env = server_env.clone();
-        if let Some(pg) = &postgres {
-            env.extend(pg.env());
-        }
+        env.extend(postgres.iter().flat_map(Postgres::env));
+        env.extend(mariadb.iter().flat_map(MariaDb::env));
         step(python::run_pytest(py, &arca, &manifest, &env));
         drop(postgres);
+        drop(mariadb);
     }
     drop(ceph);
     drop(azure);
@@ -352,6 +355,31 @@ fn start_postgres(step: &mut impl FnMut(Result)) -> Option<Postgres> {
         eprintln!(
             "warning: PostgreSQL is not installed, so arca gc was not tested on it; \
              `apt-get install postgresql` to test it"
+        );
+    }
+    None
+}
+
+fn start_mariadb(step: &mut impl FnMut(Result)) -> Option<MariaDb> {
+    if MariaDb::available() {
+        return match MariaDb::start() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                step(Err(format!("cannot start MariaDB for the gc tests: {e}")));
+                None
+            }
+        };
+    }
+    if std::env::var_os("CI").is_some() {
+        step(Err(
+            "CI is set but MariaDB is not installed: arca gc cannot be tested on MySQL \
+             (.ci/run installs the Debian package mariadb-server)"
+                .to_owned(),
+        ));
+    } else {
+        eprintln!(
+            "warning: MariaDB is not installed, so arca gc was not tested on MySQL; \
+             `apt-get install mariadb-server` to test it"
         );
     }
     None
