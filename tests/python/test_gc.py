@@ -238,6 +238,23 @@ def test_ids_that_are_not_deleted_are_refused_and_nothing_goes(tmp_path):
     assert sha256_tree(store / "art") == files
 
 
+def test_unknown_schema_revision_is_refused(tmp_path):
+    store = tmp_path / "s"
+    store.mkdir()
+    db = store / "mlflow.db"
+    uri = f"sqlite:///{db}"
+    populate(uri, f"file://{store / 'art'}", tmp_path)
+    con = sqlite3.connect(db)
+    con.execute("UPDATE alembic_version SET version_num = 'ffffffffffff'")
+    con.commit()
+    con.close()
+    before = sqlite_rows(db)
+    p = arca_gc("--backend-store-uri", uri, check=False)
+    assert p.returncode == 1, (p.stdout, p.stderr)
+    assert "revision \"ffffffffffff\"" in p.stderr and "nothing was deleted" in p.stderr, p.stderr
+    assert sqlite_rows(db) == before
+
+
 def test_named_ids_and_dry_run(tmp_path):
     store = tmp_path / "s"
     store.mkdir()
