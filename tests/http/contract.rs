@@ -187,10 +187,35 @@ fn health_version_and_server_info() {
         let r = request(&s.addr, "GET", &format!("{prefix}/3.0/mlflow/server-info"), &[], b"");
         assert_eq!(r.status, 200);
         let j = r.json();
-        assert_eq!(j["multipart_uploads_enabled"], true);
-        assert_eq!(j["multipart_downloads_enabled"], true);
+        // A local destination: one streamed request is faster than parts.
+        assert_eq!(j["multipart_uploads_enabled"], false);
+        assert_eq!(j["multipart_downloads_enabled"], false);
         assert_eq!(j["artifact_serving_enabled"], true);
         assert_eq!(j["store_type"], serde_json::Value::Null);
+    }
+}
+
+#[test]
+fn multipart_advertisement_follows_the_switches() {
+    for (args, up, down) in [
+        (&["--multipart-uploads", "--multipart-downloads"][..], true, true),
+        (&["--multipart-uploads"][..], true, false),
+        (&["--multipart-downloads", "--no-multipart-downloads"][..], false, false),
+        (&["--no-multipart-uploads", "--multipart-downloads"][..], false, true),
+    ] {
+        let s = Server::start_with(args, &[]);
+        let j = s.request("GET", "/api/3.0/mlflow/server-info", &[], b"").json();
+        assert_eq!(
+            (
+                j["multipart_uploads_enabled"].as_bool(),
+                j["multipart_downloads_enabled"].as_bool()
+            ),
+            (Some(up), Some(down)),
+            "{args:?}"
+        );
+        // The routes answer whatever is advertised.
+        let r = s.api("POST", "mpu/create/x", br#"{"path": "big.bin", "num_parts": 2}"#);
+        assert_eq!(r.status, 200, "{args:?}: {}", r.text());
     }
 }
 

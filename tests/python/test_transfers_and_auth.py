@@ -78,6 +78,38 @@ def test_presigned_download_uses_ranged_chunks(arca, area, tmp_path, monkeypatch
     assert counter(arca.url, "signed") - before >= 5, "the download did not use ranged presigned chunks"
 
 
+@pytest.mark.parametrize("switches", [[], ["--multipart-uploads", "--multipart-downloads"]])
+def test_server_info_decides_the_clients_path(start_arca_with, tmp_path, monkeypatch, switches):
+    """With nothing set on the client, a local destination gets one PUT and
+    one GET per file (faster through this server than parts), and parts and
+    ranged chunks when the server is started with the multipart switches."""
+    dest = tmp_path / "dest"
+    with start_arca_with(str(dest), switches) as server:
+        info = requests.get(f"{server.url}/api/3.0/mlflow/server-info", timeout=10).json()
+        on = bool(switches)
+        assert (info["multipart_uploads_enabled"], info["multipart_downloads_enabled"]) == (on, on)
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
+        monkeypatch.delenv("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", raising=False)
+        monkeypatch.delenv("MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD", raising=False)
+        monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE", str(MiB))
+        monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE", str(5 * MiB))
+        monkeypatch.setenv("MLFLOW_MULTIPART_DOWNLOAD_CHUNK_SIZE", str(2 * MiB))
+        src = random_file(tmp_path / "model.bin", 12 * MiB + 5)
+        repo = MlflowArtifactsRepository("mlflow-artifacts:/exp/run/artifacts")
+        counts = lambda: {r: counter(server.url, r) for r in ("mpu_part", "upload", "signed", "download")}  # noqa: E731
+        before = counts()
+        repo.log_artifact(str(src))
+        (tmp_path / "out").mkdir()
+        out = repo.download_artifacts("model.bin", str(tmp_path / "out"))
+        assert sha256(out) == sha256(src) == sha256(dest / "exp" / "run" / "artifacts" / "model.bin")
+        used = {r: n - before[r] for r, n in counts().items()}
+        if on:
+            assert used["mpu_part"] == 3 and used["upload"] == 0, used
+            assert used["signed"] >= 6 and used["download"] == 0, used
+        else:
+            assert used == {"mpu_part": 0, "upload": 1, "signed": 0, "download": 1}, used
+
+
 def hash_secret(secret: str, token: bool = False) -> str:
     cmd = [os.environ["ARCA_BIN"], "hash-password"] + (["--token"] if token else [])
     return subprocess.run(cmd, input=secret + "\n", capture_output=True, text=True, check=True).stdout.strip()

@@ -116,6 +116,23 @@ pub struct ServeArgs {
     /// After SIGTERM, seconds that in-flight transfers get to finish.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub shutdown_timeout: u64,
+    /// Tell clients (server-info) to upload large files in parts: the
+    /// default where the destination presigns part uploads (S3, Azure, GCS:
+    /// the parts go straight to the store). Elsewhere one streamed PUT is
+    /// faster; turn parts on there behind a proxy that limits request sizes.
+    #[arg(long, overrides_with = "no_multipart_uploads")]
+    pub multipart_uploads: bool,
+    /// Tell clients to send large files in one request.
+    #[arg(long, overrides_with = "multipart_uploads")]
+    pub no_multipart_uploads: bool,
+    /// Tell clients (server-info) to download large files in signed ranged
+    /// chunks: the default where the destination presigns reads (the bytes
+    /// come straight from the store). Elsewhere one streamed GET is faster.
+    #[arg(long, overrides_with = "no_multipart_downloads")]
+    pub multipart_downloads: bool,
+    /// Tell clients to download large files in one request.
+    #[arg(long, overrides_with = "multipart_downloads")]
+    pub no_multipart_downloads: bool,
     /// Lifetime of signed download URLs, in seconds.
     #[arg(
         long,
@@ -299,9 +316,20 @@ pub async fn run(cli: Cli) -> CliResult {
                 shutdown_timeout: std::time::Duration::from_secs(a.shutdown_timeout),
                 auth_file: a.auth_file.clone(),
                 read_only: a.read_only,
+                multipart_uploads: flag(a.multipart_uploads, a.no_multipart_uploads),
+                multipart_downloads: flag(a.multipart_downloads, a.no_multipart_downloads),
             };
             Ok(arca_host::server::serve(std::sync::Arc::new(reg), opts).await?)
         }
+    }
+}
+
+/// A `--x` / `--no-x` pair: `None` when neither was given.
+fn flag(on: bool, off: bool) -> Option<bool> {
+    match (on, off) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
     }
 }
 

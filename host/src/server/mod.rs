@@ -57,6 +57,15 @@ pub struct ServeOptions {
     pub auth_file: Option<std::path::PathBuf>,
     /// Refuse every write.
     pub read_only: bool,
+    /// Whether `server-info` tells clients to upload large files in parts
+    /// (`None`: where the destination's plugin presigns part uploads, so the
+    /// parts go straight to the store; a single streamed PUT is faster
+    /// through this server otherwise). The multipart routes answer either way.
+    pub multipart_uploads: Option<bool>,
+    /// Whether `server-info` tells clients to download in signed ranged
+    /// chunks (`None`: where the plugin presigns reads, so the bytes come
+    /// straight from the store; one streamed GET is faster otherwise).
+    pub multipart_downloads: Option<bool>,
 }
 
 /// Shared by every request.
@@ -71,6 +80,9 @@ pub struct AppState {
     metrics: Arc<ops::Metrics>,
     auth: Option<Arc<auth::Auth>>,
     read_only: bool,
+    /// What `server-info` advertises.
+    multipart_uploads: bool,
+    multipart_downloads: bool,
 }
 
 impl axum::extract::FromRef<AppState> for Arc<ops::Metrics> {
@@ -87,7 +99,10 @@ impl AppState {
     /// State over an opened destination store.
     pub fn new(store: Store, opts: &ServeOptions) -> Result<Self> {
         let signer = signing::Signer::from_env().map_err(|e| Error::new(ErrorKind::CONFIG_INVALID, e))?;
+        let caps = store.capabilities();
         Ok(Self {
+            multipart_uploads: opts.multipart_uploads.unwrap_or(caps.multipart),
+            multipart_downloads: opts.multipart_downloads.unwrap_or(caps.presigned_read),
             store,
             max_upload_size: opts.max_upload_size,
             signer,
