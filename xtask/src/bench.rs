@@ -1,4 +1,4 @@
-//! `cargo xtask bench [local|server|s3|azure|gcs|ftp|sftp|hdfs|gc|all] [--runs N]`: Arca measured side by
+//! `cargo xtask bench [local|server|client|s3|azure|gcs|ftp|sftp|hdfs|gc|all] [--runs N]`: Arca measured side by
 //! side with what it replaces, in one run, on a release build, through the
 //! real plugin loader. Each benchmark writes its own part of `BENCHMARKS.md`
 //! and keeps the others ([`document`]).
@@ -17,6 +17,10 @@
 //! `server`: `arca serve` against `mlflow server --artifacts-only` and nginx,
 //! in `<target>/bench-work/server/` ([`serve`], [`contenders`],
 //! [`servers`], [`serve_report`], [`serve_notes`]).
+//!
+//! `client`: the unmodified MLflow client against `arca serve`, `mlflow
+//! server --artifacts-only` and nginx, in `<target>/bench-work/client/`
+//! ([`client`]).
 //!
 //! `s3`: the S3 plugin against boto3 and MLflow on one fresh radosgw, in
 //! `<target>/bench-work/s3/` ([`s3`]).
@@ -41,6 +45,7 @@
 //! stops treating them as recently deleted, every file the next run creates
 //! nearby pays for skipping them (see [`measure`]).
 
+mod client;
 mod cloud;
 mod contenders;
 mod copy;
@@ -123,9 +128,10 @@ pub fn run(args: &[String]) -> Result {
         _ => ("local", args),
     };
     let gc_part = name == "gc" || name == "all";
+    let client_part = name == "client" || name == "all";
     let (local, server, s3, clouds) = match name {
         "local" => (true, false, false, vec![]),
-        "gc" => (false, false, false, vec![]),
+        "gc" | "client" => (false, false, false, vec![]),
         "server" => (false, true, false, vec![]),
         "s3" => (false, false, true, vec![]),
         "azure" => (false, false, false, vec![cloud::Cloud::Azure]),
@@ -147,7 +153,7 @@ pub fn run(args: &[String]) -> Result {
         ),
         other => {
             return Err(format!(
-                "unknown benchmark `{other}`; use `local`, `server`, `s3`, `azure`, `gcs`, `ftp`, `sftp`, `hdfs`, `gc` or `all`"
+                "unknown benchmark `{other}`; use `local`, `server`, `s3`, `azure`, `gcs`, `ftp`, `sftp`, `hdfs`, `gc`, `client` or `all`"
             ));
         }
     };
@@ -177,7 +183,7 @@ pub fn run(args: &[String]) -> Result {
     };
     let sizes = s3::Sizes::parse(size_mib, files)?;
     args.finish()?;
-    check_tools(local, server)?;
+    check_tools(local, server || client_part)?;
     if clouds.contains(&cloud::Cloud::Sftp) {
         for tool in ["sftp", "scp", "ssh", "ssh-keygen", "ssh-keyscan"] {
             servers::require(tool, "the sftp benchmark needs it (`apt-get install openssh-client`)")?;
@@ -224,6 +230,9 @@ pub fn run(args: &[String]) -> Result {
     }
     if server {
         serve::run(&ctx, &machine)?;
+    }
+    if client_part {
+        client::run(&ctx, &machine)?;
     }
     if s3 {
         s3::run(&ctx, &machine, sizes)?;

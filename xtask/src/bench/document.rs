@@ -12,6 +12,10 @@ use crate::project::{self, Result};
 const PARTS: &[(&str, &str)] = &[
     ("local", "`arca cp` against `cp`"),
     ("server", "`arca serve` against MLflow and nginx"),
+    (
+        "client",
+        "The MLflow client through `arca serve`, MLflow's server and nginx",
+    ),
     ("s3", "Arca on S3 against boto3 and MLflow"),
     ("azure", "Arca on Azure Blob (Azurite) against MLflow"),
     ("gcs", "Arca on GCS (the project's test server) against MLflow"),
@@ -32,6 +36,7 @@ Measured by `cargo xtask bench`. Each part below is written by its own command, 
 | --- | --- |
 | [`arca cp` against `cp`](#arca-cp-against-cp) | `cargo xtask bench local` (or `cargo xtask bench`) |
 | [`arca serve` against MLflow and nginx](#arca-serve-against-mlflow-and-nginx) | `cargo xtask bench server` |
+| [The MLflow client through `arca serve`, MLflow's server and nginx](#the-mlflow-client-through-arca-serve-mlflows-server-and-nginx) | `cargo xtask bench client` |
 | [Arca on S3 against boto3 and MLflow](#arca-on-s3-against-boto3-and-mlflow) | `cargo xtask bench s3` |
 | [Arca on Azure Blob (Azurite) against MLflow](#arca-on-azure-blob-azurite-against-mlflow) | `cargo xtask bench azure` |
 | [Arca on GCS (the project's test server) against MLflow](#arca-on-gcs-the-projects-test-server-against-mlflow) | `cargo xtask bench gcs` |
