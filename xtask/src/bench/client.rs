@@ -3,7 +3,8 @@
 //! `download_artifacts` run it) against `arca serve`, `mlflow server
 //! --artifacts-only` and nginx on a local destination, side by side in one
 //! run ([`contenders`]), for a 1 GiB file and 2,000 files of 4 KiB, up and
-//! down. The client reads each MLflow server's server-info and picks its
+//! down; then `arca serve` and `mlflow server` again on an S3 destination
+//! (one fresh radosgw) where Ceph is installed. The client reads each MLflow server's server-info and picks its
 //! paths (parts or one request) itself; against nginx it PUTs and GETs one
 //! request per file (`HttpArtifactRepository`). The requests `arca serve`
 //! received per file are read from its `/metrics`.
@@ -11,7 +12,7 @@
 //! Every download is compared with its source, outside the timing; each
 //! run writes fresh names, and what it wrote is removed before the next.
 
-use super::contenders::{self, ARCA, ARCA_NOFSYNC, MLFLOW, NGINX};
+use super::contenders::{self, ARCA, MLFLOW, NGINX};
 use super::document::Document;
 use super::report::{Machine, Section, table};
 use super::servers::{Api, Server, mkdir};
@@ -74,113 +75,104 @@ pub fn run(ctx: &Ctx, machine: &Machine) -> Result {
     proc::sync(&ctx.logs)?;
 
     let mut servers = contenders::start(ctx, &root, &mlflow)?;
-    let runner = Runner {
-        logs: &ctx.logs,
-        runs: ctx.runs,
-        script: "client_bench.py",
-        servers: &[],
-        server_label: "server",
+    let files = Files {
+        python: &python,
+        script: &script,
+        root: &root,
+        big: &big,
+        small: &small,
     };
-    let n = servers.len();
-    let (mut big_up, mut big_down, mut small_up, mut small_down) =
-        (Measured::new(n), Measured::new(n), Measured::new(n), Measured::new(n));
-    let client = |s: &Server, op: &str, a: &Path, b: &str| {
-        let mut cmd = Command::new(&python);
-        let kind = if s.api == Api::Files { "files" } else { "mlflow" };
-        cmd.arg(&script)
-            .args([kind, &s.origin, op])
-            .arg(a)
-            .arg(b)
-            .env("PYTHONDONTWRITEBYTECODE", "1");
-        cmd
-    };
-    let shown = |cmd: &Command| {
-        std::iter::once(cmd.get_program())
-            .chain(cmd.get_args())
-            .map(|w| ctx.shown(w.to_string_lossy().into_owned()))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    for run in 1..=ctx.runs {
-        for (i, s) in servers.iter().enumerate() {
-            let is_arca = i == ARCA || i == ARCA_NOFSYNC;
-            let step = |m: &mut Measured, cmd: Command, what: &str, files: usize| -> Result {
-                let before = if is_arca { Some(arca_requests(s)?) } else { None };
-                let line = shown(&cmd);
-                runner.step(&mut m.timed[i], cmd, true, &format!("{what}, {}", s.label), run, line)?;
-                if let (Some(b), 1) = (before, run) {
-                    m.per_file[i] = Some((arca_requests(s)? - b) as f64 / files as f64);
-                }
-                Ok(())
-            };
-            // The large file.
-            let prefix = format!("big-r{run}");
-            step(&mut big_up, client(s, "up-file", &big, &prefix), "1 GiB up", 1)?;
-            same_file(&big, &s.dest.join(&prefix).join("big.bin"))?;
-            let got = root.join(format!("got-big-{i}-r{run}"));
-            let (remote, dst) = match s.api {
-                Api::Files => (format!("{prefix}/big.bin"), got.display().to_string()),
-                Api::Mlflow => (prefix.clone(), got.display().to_string()),
-            };
-            step(
-                &mut big_down,
-                client(s, "down", Path::new(&remote), &dst),
-                "1 GiB down",
-                1,
-            )?;
-            same_file(&big, &got.join("big.bin"))?;
-            measure::remove(&got)?;
-            measure::remove(&s.dest.join(&prefix))?;
-            // The small files.
-            let prefix = format!("small-r{run}");
-            step(
-                &mut small_up,
-                client(s, "up-dir", &small, &prefix),
-                "2,000 × 4 KiB up",
-                SMALL_COUNT,
-            )?;
-            same_tree(&small, &s.dest.join(&prefix))?;
-            if s.api == Api::Mlflow {
-                let got = root.join(format!("got-small-{i}-r{run}"));
-                step(
-                    &mut small_down,
-                    client(s, "down", Path::new(&prefix), &got.display().to_string()),
-                    "2,000 × 4 KiB down",
-                    SMALL_COUNT,
-                )?;
-                same_tree(&small, &got)?;
-                measure::remove(&got)?;
-            }
-            measure::remove(&s.dest.join(&prefix))?;
-        }
-    }
+    let [big_up, big_down, small_up, small_down] = workloads(ctx, &files, &servers, true)?;
     for s in &mut servers {
         s.stop()?;
     }
     let labels: Vec<&str> = servers.iter().map(|s| s.label).collect();
     let big_bytes = data::BIG_BYTES as f64;
     let small_bytes = (SMALL_COUNT * SMALL_SIZE) as f64;
-    let sections = vec![
-        section("A 1 GiB file", &labels, &big_up, &big_down, big_bytes, true),
+    let local = (MLFLOW, Some(NGINX));
+    let mut sections = vec![
+        section("A 1 GiB file", &labels, (&big_up, &big_down), big_bytes, local, true),
         section(
             "2,000 files of 4 KiB",
             &labels,
-            &small_up,
-            &small_down,
+            (&small_up, &small_down),
             small_bytes,
+            local,
             false,
         ),
     ];
+    // The S3 destination: radosgw, `arca serve` and `mlflow server` on it.
+    let s3 = if crate::servers::ceph::available() {
+        let ceph = super::s3::start_ceph()?;
+        let env = ceph.env();
+        let s3root = mkdir(&root.join("s3"))?;
+        let bucket = crate::servers::ceph::BUCKET;
+        let since = std::time::Instant::now();
+        let mut ml = contenders::start_mlflow_on(
+            &mlflow,
+            mkdir(&s3root.join("mlflow"))?,
+            s3root.clone(),
+            format!("s3://{bucket}/client-mlflow").into(),
+            &env,
+        )?;
+        let arca = contenders::start_arca_on(
+            ctx,
+            "arca serve",
+            mkdir(&s3root.join("arca"))?,
+            s3root.clone(),
+            format!("s3://{bucket}/client-arca").into(),
+            &ctx.manifest,
+            &env,
+        )?;
+        ml.wait_ready("/health", since, contenders::MLFLOW_START_LIMIT)?;
+        let mut pair = vec![arca, ml];
+        let measured = workloads(ctx, &files, &pair, false)?;
+        for s in &mut pair {
+            s.stop()?;
+        }
+        drop(ceph);
+        let labels: Vec<&str> = pair.iter().map(|s| s.label).collect();
+        let [up, down, sup, sdown] = &measured;
+        sections.push(section(
+            "A 1 GiB file, S3 destination (radosgw)",
+            &labels,
+            (up, down),
+            big_bytes,
+            (1, None),
+            false,
+        ));
+        sections.push(section(
+            "2,000 files of 4 KiB, S3 destination (radosgw)",
+            &labels,
+            (sup, sdown),
+            small_bytes,
+            (1, None),
+            false,
+        ));
+        Some(measured)
+    } else {
+        eprintln!("warning: Ceph is not installed, so the S3 destination is not measured");
+        None
+    };
     let ratio = |m: &Measured, i: usize, against: usize| m.timed[against].median() / m.timed[i].median();
     let verdict = |r: f64, t: f64| if r >= t { "met" } else { "**not met**" };
     let mut rows = Vec::new();
-    for (what, m, nginx) in [
-        ("1 GiB up", &big_up, true),
-        ("1 GiB down", &big_down, true),
-        ("2,000 × 4 KiB up", &small_up, false),
-        ("2,000 × 4 KiB down", &small_down, false),
-    ] {
-        let r = ratio(m, ARCA, MLFLOW);
+    let mut cases = vec![
+        ("1 GiB up", &big_up, MLFLOW, true),
+        ("1 GiB down", &big_down, MLFLOW, true),
+        ("2,000 × 4 KiB up", &small_up, MLFLOW, false),
+        ("2,000 × 4 KiB down", &small_down, MLFLOW, false),
+    ];
+    if let Some([up, down, sup, sdown]) = &s3 {
+        cases.extend([
+            ("1 GiB up, S3", up, 1, false),
+            ("1 GiB down, S3", down, 1, false),
+            ("2,000 × 4 KiB up, S3", sup, 1, false),
+            ("2,000 × 4 KiB down, S3", sdown, 1, false),
+        ]);
+    }
+    for (what, m, mlflow_at, nginx) in cases {
+        let r = ratio(m, ARCA, mlflow_at);
         rows.push(vec![
             what.to_owned(),
             "`mlflow server`".to_owned(),
@@ -200,9 +192,13 @@ pub fn run(ctx: &Ctx, machine: &Machine) -> Result {
         }
     }
     let notes = format!(
-        "{}\nThe targets are `arca serve`'s (the default configuration, which fsyncs every upload). The S3 \
-         destination is not measured by this part yet.",
-        table(&["Workload", "Against", "arca serve", "Target", ""], &rows)
+        "{}\nThe targets are `arca serve`'s (the default configuration, which fsyncs every upload).{}",
+        table(&["Workload", "Against", "arca serve", "Target", ""], &rows),
+        if s3.is_some() {
+            " On S3, both servers write to one fresh radosgw (their own prefixes); nginx has no S3 side."
+        } else {
+            " The S3 destination was not measured (Ceph is not installed)."
+        }
     );
     let each = match ctx.runs {
         1 => "a single run".to_owned(),
@@ -217,10 +213,12 @@ pub fn run(ctx: &Ctx, machine: &Machine) -> Result {
              client reads the server's server-info and chooses parts or one request per file itself; against \
              nginx (PUT and GET of plain files, the physical reference) the same client's \
              `HttpArtifactRepository`, one request per file (nginx has no MLflow listing, so its directory \
-             download is not measured). Local destination on `$WORK`'s disk. Each figure is {each}, the \
-             client's call alone, timed inside its process; the servers take turns run by run. Every upload \
-             and download is compared with its source. \"Requests per file\" is what `arca serve` counted in \
-             its `/metrics` during run 1 (listings included)."
+             download is not measured). First on a local destination on `$WORK`'s disk, then, where Ceph is \
+             installed, on an S3 destination: one fresh radosgw, `arca serve` and `mlflow server` each on a \
+             prefix of its bucket. Each figure is {each}, the client's call alone, timed inside its process; the \
+             servers take turns run by run. Every download is compared with its source (and on the local disk \
+             every upload too). \"Requests per file\" is what `arca serve` counted in its `/metrics` during \
+             run 1 (listings included)."
         ),
         command: match ctx.runs {
             DEFAULT_RUNS => "cargo xtask bench client".to_owned(),
@@ -241,17 +239,144 @@ pub fn run(ctx: &Ctx, machine: &Machine) -> Result {
     Ok(())
 }
 
-fn section(title: &str, labels: &[&str], up: &Measured, down: &Measured, bytes: f64, nginx_down: bool) -> Section {
+/// Removes what a run stored under `prefix`: from the directory, or
+/// through the server's delete route (an S3 destination).
+fn forget(s: &Server, prefix: &str, local: bool, logs: &Path) -> Result {
+    if local {
+        return measure::remove(&s.dest.join(prefix));
+    }
+    proc::run(
+        Command::new("curl").args(["-sSf", "--max-time", "120", "-X", "DELETE", &s.url(prefix)]),
+        &proc::Output::Logged(logs),
+    )
+    .map(drop)
+}
+
+/// The inputs of the workloads.
+struct Files<'a> {
+    python: &'a Path,
+    script: &'a Path,
+    root: &'a Path,
+    big: &'a Path,
+    small: &'a Path,
+}
+
+/// Every workload on every server, run by run; `local`: the servers'
+/// destinations are directories here (checked after each upload and
+/// emptied after each run), else what a run stored is deleted through the
+/// server's own API.
+fn workloads(ctx: &Ctx, f: &Files<'_>, servers: &[Server], local: bool) -> Result<[Measured; 4]> {
+    let (python, script, root, big, small) = (f.python, f.script, f.root, f.big, f.small);
+    let runner = Runner {
+        logs: &ctx.logs,
+        runs: ctx.runs,
+        script: "client_bench.py",
+        servers: &[],
+        server_label: "server",
+    };
+    let n = servers.len();
+    let (mut big_up, mut big_down, mut small_up, mut small_down) =
+        (Measured::new(n), Measured::new(n), Measured::new(n), Measured::new(n));
+    let client = |s: &Server, op: &str, a: &Path, b: &str| {
+        let mut cmd = Command::new(python);
+        let kind = if s.api == Api::Files { "files" } else { "mlflow" };
+        cmd.arg(script)
+            .args([kind, &s.origin, op])
+            .arg(a)
+            .arg(b)
+            .env("PYTHONDONTWRITEBYTECODE", "1");
+        cmd
+    };
+    let shown = |cmd: &Command| {
+        std::iter::once(cmd.get_program())
+            .chain(cmd.get_args())
+            .map(|w| ctx.shown(w.to_string_lossy().into_owned()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    for run in 1..=ctx.runs {
+        for (i, s) in servers.iter().enumerate() {
+            // `arca serve` (its `/metrics` counts requests), whatever its index.
+            let is_arca = s.label.starts_with("arca serve");
+            let step = |m: &mut Measured, cmd: Command, what: &str, files: usize| -> Result {
+                let before = if is_arca { Some(arca_requests(s)?) } else { None };
+                let line = shown(&cmd);
+                runner.step(&mut m.timed[i], cmd, true, &format!("{what}, {}", s.label), run, line)?;
+                if let (Some(b), 1) = (before, run) {
+                    m.per_file[i] = Some((arca_requests(s)? - b) as f64 / files as f64);
+                }
+                Ok(())
+            };
+            // The large file.
+            let prefix = format!("big-r{run}");
+            step(&mut big_up, client(s, "up-file", big, &prefix), "1 GiB up", 1)?;
+            if local {
+                same_file(big, &s.dest.join(&prefix).join("big.bin"))?;
+            }
+            let got = root.join(format!("got-big-{i}-r{run}"));
+            let (remote, dst) = match s.api {
+                Api::Files => (format!("{prefix}/big.bin"), got.display().to_string()),
+                Api::Mlflow => (prefix.clone(), got.display().to_string()),
+            };
+            step(
+                &mut big_down,
+                client(s, "down", Path::new(&remote), &dst),
+                "1 GiB down",
+                1,
+            )?;
+            same_file(big, &got.join("big.bin"))?;
+            measure::remove(&got)?;
+            forget(s, &prefix, local, &ctx.logs)?;
+            // The small files.
+            let prefix = format!("small-r{run}");
+            step(
+                &mut small_up,
+                client(s, "up-dir", small, &prefix),
+                "2,000 × 4 KiB up",
+                SMALL_COUNT,
+            )?;
+            if local {
+                same_tree(small, &s.dest.join(&prefix))?;
+            }
+            if s.api == Api::Mlflow {
+                let got = root.join(format!("got-small-{i}-r{run}"));
+                step(
+                    &mut small_down,
+                    client(s, "down", Path::new(&prefix), &got.display().to_string()),
+                    "2,000 × 4 KiB down",
+                    SMALL_COUNT,
+                )?;
+                same_tree(small, &got)?;
+                measure::remove(&got)?;
+            }
+            forget(s, &prefix, local, &ctx.logs)?;
+        }
+    }
+    Ok([big_up, big_down, small_up, small_down])
+}
+
+/// A workload's table; `mlflow` and `nginx` are the indices of the
+/// contenders the rows are compared with.
+fn section(
+    title: &str,
+    labels: &[&str],
+    (up, down): (&Measured, &Measured),
+    bytes: f64,
+    (mlflow, nginx): (usize, Option<usize>),
+    nginx_down: bool,
+) -> Section {
     let mut rows = Vec::new();
     let mut commands = Vec::new();
     for (dir, m) in [("up", up), ("down", down)] {
         for (i, label) in labels.iter().enumerate() {
             let t = &m.timed[i];
-            if t.secs.is_empty() || (dir == "down" && i == NGINX && !nginx_down) {
+            if t.secs.is_empty() || (dir == "down" && Some(i) == nginx && !nginx_down) {
                 continue;
             }
-            let vs = |j: usize| {
-                let o = &m.timed[j];
+            let vs = |j: Option<usize>| {
+                let Some(o) = j.map(|j| &m.timed[j]) else {
+                    return "—".to_owned();
+                };
                 if o.secs.is_empty() {
                     "—".to_owned()
                 } else {
@@ -263,8 +388,8 @@ fn section(title: &str, labels: &[&str], up: &Measured, down: &Measured, bytes: 
                 (*label).to_owned(),
                 format!("{:.2} s", t.median()),
                 format!("{:.0} MB/s", bytes / t.median() / 1e6),
-                vs(MLFLOW),
-                vs(NGINX),
+                vs(Some(mlflow)),
+                vs(nginx),
                 m.per_file[i].map_or("—".to_owned(), |r| format!("{r:.3}")),
                 format!("{:.2} s", t.cpu_median()),
             ]);

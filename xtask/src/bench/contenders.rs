@@ -28,7 +28,7 @@ pub const NGINX: usize = 3;
 /// How long a server may take to answer its first request.
 const START_LIMIT: Duration = Duration::from_secs(30);
 /// MLflow imports much of its Python stack in four worker processes.
-const MLFLOW_START_LIMIT: Duration = Duration::from_secs(120);
+pub const MLFLOW_START_LIMIT: Duration = Duration::from_secs(120);
 /// How long to wait for a started server to go idle.
 const SETTLE_LIMIT: Duration = Duration::from_secs(60);
 /// The `location` nginx serves the files from (`DEST` is its directory).
@@ -69,17 +69,30 @@ pub fn start(ctx: &Ctx, root: &Path, mlflow: &Path) -> Result<Vec<Server>> {
 fn start_arca(ctx: &Ctx, root: &Path, label: &'static str, name: &str, manifest: &Path) -> Result<Server> {
     let dir = mkdir(&root.join(name))?;
     let dest = mkdir(&dir.join("dest"))?;
+    start_arca_on(ctx, label, dir, dest.clone(), dest.into(), manifest, &[])
+}
+
+/// `arca serve` on `destination` (a path or a store URI), in `dir`.
+pub fn start_arca_on(
+    ctx: &Ctx,
+    label: &'static str,
+    dir: std::path::PathBuf,
+    dest: std::path::PathBuf,
+    destination: OsString,
+    manifest: &Path,
+    env: &[(&str, String)],
+) -> Result<Server> {
     let command: Vec<OsString> = vec![
         ctx.release.join(project::executable_file("arca")).into(),
         "--plugins".into(),
         manifest.into(),
         "serve".into(),
         "--artifacts-destination".into(),
-        dest.clone().into(),
+        destination,
         "--port".into(),
         "0".into(),
     ];
-    let mut server = Server::spawn(label, Api::Mlflow, dest, dir, command, false)?;
+    let mut server = Server::spawn_with_env(label, Api::Mlflow, dest, dir, command, false, env)?;
     server.wait_for_arca(START_LIMIT)?;
     Ok(server)
 }
@@ -88,20 +101,32 @@ fn start_arca(ctx: &Ctx, root: &Path, label: &'static str, name: &str, manifest:
 fn start_mlflow(root: &Path, mlflow: &Path) -> Result<Server> {
     let dir = mkdir(&root.join("mlflow"))?;
     let dest = mkdir(&dir.join("dest"))?;
+    start_mlflow_on(mlflow, dir, dest.clone(), dest.into(), &[])
+}
+
+/// `mlflow server --artifacts-only` on `destination`, in `dir`; the caller
+/// waits for it (`wait_ready("/health", …)`).
+pub fn start_mlflow_on(
+    mlflow: &Path,
+    dir: std::path::PathBuf,
+    dest: std::path::PathBuf,
+    destination: OsString,
+    env: &[(&str, String)],
+) -> Result<Server> {
     let port = crate::servers::free_port()?;
     let command: Vec<OsString> = vec![
         mlflow.into(),
         "server".into(),
         "--artifacts-only".into(),
         "--artifacts-destination".into(),
-        dest.clone().into(),
+        destination,
         "--host".into(),
         "127.0.0.1".into(),
         "--port".into(),
         port.to_string().into(),
     ];
     // Its main process leaves its workers running on SIGTERM: wrapped.
-    let mut server = Server::spawn("mlflow server", Api::Mlflow, dest, dir, command, true)?;
+    let mut server = Server::spawn_with_env("mlflow server", Api::Mlflow, dest, dir, command, true, env)?;
     server.origin = format!("http://127.0.0.1:{port}");
     Ok(server)
 }

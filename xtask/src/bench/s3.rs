@@ -319,7 +319,7 @@ pub fn run(ctx: &Ctx, machine: &Machine, sizes: Sizes) -> Result {
 
 /// A fresh cluster, with a second try: a start now and then fails for
 /// reasons of its own (the test task does the same).
-fn start_ceph() -> Result<Ceph> {
+pub fn start_ceph() -> Result<Ceph> {
     let mut last = String::new();
     for attempt in 1..=CEPH_ATTEMPTS {
         match Ceph::start() {

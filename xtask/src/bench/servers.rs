@@ -73,6 +73,19 @@ impl Server {
         command: Vec<OsString>,
         wrap: bool,
     ) -> Result<Self> {
+        Self::spawn_with_env(label, api, dest, dir, command, wrap, &[])
+    }
+
+    /// [`Server::spawn`] with more environment variables.
+    pub fn spawn_with_env(
+        label: &'static str,
+        api: Api,
+        dest: PathBuf,
+        dir: PathBuf,
+        command: Vec<OsString>,
+        wrap: bool,
+        env: &[(&str, String)],
+    ) -> Result<Self> {
         let log = |name: &str| {
             let path = dir.join(name);
             File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))
@@ -83,6 +96,7 @@ impl Server {
             cmd.args(["sh", "-c", GROUP_WRAPPER, "sh"]);
         }
         cmd.args(&command)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .current_dir(&dir)
             .stdin(Stdio::null())
             .stdout(log("out.log")?)
