@@ -28,6 +28,14 @@ pub fn installed(program: &str) -> bool {
     std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
 }
 
+/// Whether this process runs as root (some servers must, or must not).
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
 /// Where the kernel takes the local ports of outgoing connections
 /// (`/proc/sys/net/ipv4/ip_local_port_range`; Linux's default otherwise).
 fn ephemeral_range() -> (u16, u16) {

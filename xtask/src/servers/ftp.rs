@@ -17,7 +17,7 @@
 //! password holds a `:`, so the URIs carry it percent-encoded.
 
 use super::tls::self_signed_certificate;
-use super::{Daemon, free_port, free_port_range, installed, run_until, wait_tcp};
+use super::{Daemon, free_port, free_port_range, installed, is_root, run_until, wait_tcp};
 use crate::project;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -331,13 +331,6 @@ impl FtpServer {
         }
         .ready(&log, started)
     }
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 impl Drop for FtpServer {

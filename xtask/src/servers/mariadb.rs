@@ -6,7 +6,7 @@
 //! port, its socket in that directory, stopped by PID; the user `arca` with
 //! a password is made through the socket, where root logs in without one.
 
-use super::{Daemon, free_port, installed, run_until, wait_tcp};
+use super::{Daemon, free_port, installed, is_root, run_until, wait_tcp};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -30,13 +30,6 @@ fn server_program() -> Option<PathBuf> {
     }
     let sbin = Path::new("/usr/sbin/mariadbd");
     sbin.is_file().then(|| sbin.to_path_buf())
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 impl MariaDb {

@@ -8,7 +8,7 @@
 //! as the `postgres` account the package creates (`setpriv`, which execs,
 //! so the PID is the server's).
 
-use super::{Daemon, free_port, run_until, wait_tcp};
+use super::{Daemon, free_port, is_root, run_until, wait_tcp};
 use crate::project;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -36,13 +36,6 @@ fn bin_dir() -> Option<PathBuf> {
         .collect();
     versions.sort();
     versions.pop().map(|(_, bin)| bin)
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 impl Postgres {
