@@ -55,6 +55,7 @@
 //! | --- | --- |
 //! | 0 | the epoch as it began: `open` … `presign_read` |
 //! | 1 | `local_path` and the `local_files` capability: a file's place on this machine, so the host can copy it with the kernel |
+//! | 2 | `rename` and the `rename` capability: a file moved onto another name within the store, atomically and without a copy |
 //!
 //! Store, reader and writer objects are opaque handles owned by the plugin.
 
@@ -84,7 +85,7 @@ pub const OLDEST_ABI_VERSION: u32 = 2;
 
 /// How many times the epoch's operations table has grown: the number of
 /// the last minor version. 0 is the epoch as it began.
-pub const ABI_MINOR: u32 = 1;
+pub const ABI_MINOR: u32 = 2;
 
 /// The signature of the entry symbol.
 pub type EntryFn = unsafe extern "C" fn() -> *const PluginDecl;
@@ -240,6 +241,11 @@ pub struct PluginVTable {
     /// Where the file is on this machine's file system (an absolute path,
     /// UTF-8), so the host may copy it with the kernel's copy paths.
     pub local_path: unsafe extern "C" fn(StoreHandle, path: FfiStr<'_>) -> FfiOp<FfiBuf>,
+
+    // Minor 2.
+    /// Moves the file `from` onto `to` (replacing it) atomically, without
+    /// copying its bytes; `to`'s parents are implied.
+    pub rename: unsafe extern "C" fn(StoreHandle, from: FfiStr<'_>, to: FfiStr<'_>) -> FfiOp<FfiUnit>,
 }
 
 /// The size of the operations table at minor 0: where the table of a

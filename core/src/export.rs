@@ -424,6 +424,17 @@ unsafe extern "C" fn local_path_thunk<P: Plugin>(h: StoreHandle, path: FfiStr<'_
     })
 }
 
+unsafe extern "C" fn rename_thunk<P: Plugin>(h: StoreHandle, from: FfiStr<'_>, to: FfiStr<'_>) -> FfiOp<FfiUnit> {
+    guard::<P, _>("rename", || {
+        // SAFETY: the host passes live handles only.
+        let s = unsafe { store::<P>(h) };
+        let (from, to) = (path_arg(from), path_arg(to));
+        run::<P, _, _>("rename", async move {
+            s.rename(&from?, &to?).await.map(|()| FfiUnit::default())
+        })
+    })
+}
+
 /// The operations table of plugin `P`, as [`crate::export_plugin!`] exports
 /// it. Public for the rare exporter that must change it (the loader's test
 /// fixtures build tables of other sizes from it).
@@ -457,6 +468,7 @@ pub fn vtable<P: Plugin>() -> PluginVTable {
         multipart_abort: mpu_abort_thunk::<P>,
         presign_read: presign_read_thunk::<P>,
         local_path: local_path_thunk::<P>,
+        rename: rename_thunk::<P>,
     }
 }
 

@@ -132,6 +132,16 @@ pub trait Store: Send + Sync + 'static {
     fn local_path(&self, path: &ArtifactPath) -> impl Future<Output = Result<std::path::PathBuf>> + Send {
         unsupported("give the local path of", path)
     }
+    /// Moves the file `from` onto `to`, replacing what `to` held, for a
+    /// store whose capabilities say `rename`: atomically (a reader of `to`
+    /// sees the old file or the new one, whole, as after a writer's
+    /// `finish`, and as durably), without copying the bytes; `to`'s parents
+    /// are implied. `NOT_FOUND` when `from` is absent, `IS_A_DIRECTORY`
+    /// when it is a directory. `UNSUPPORTED` otherwise. (ABI 3.2.)
+    fn rename(&self, from: &ArtifactPath, to: &ArtifactPath) -> impl Future<Output = Result<()>> + Send {
+        let _ = to;
+        unsupported("rename", from)
+    }
 }
 
 /// The answer of an operation a store does not implement.

@@ -35,6 +35,9 @@ pub struct Capabilities {
     /// `local_path` works: files are on this machine's file system, and the
     /// host may read them there directly (ABI 3.1).
     pub local_files: bool,
+    /// `rename` works: a file moves onto another name within the store,
+    /// atomically, without its bytes being copied (ABI 3.2).
+    pub rename: bool,
 }
 
 /// The bit of each capability, in the order they were added. Never reuse or
@@ -60,8 +63,10 @@ pub mod cap_bits {
     pub const PRESIGNED_READ: u64 = 1 << 8;
     /// [`super::Capabilities::local_files`] (ABI 3.1).
     pub const LOCAL_FILES: u64 = 1 << 9;
+    /// [`super::Capabilities::rename`] (ABI 3.2).
+    pub const RENAME: u64 = 1 << 10;
     /// Every bit this `arca-core` knows.
-    pub const KNOWN: u64 = (1 << 10) - 1;
+    pub const KNOWN: u64 = (1 << 11) - 1;
 }
 
 impl Capabilities {
@@ -77,9 +82,10 @@ impl Capabilities {
         empty_dirs: false,
         presigned_read: false,
         local_files: false,
+        rename: false,
     };
 
-    /// Everything but multipart, presigned reads and local files: a full
+    /// Everything but multipart, presigned reads, local files and rename: a full
     /// filesystem-like store. Others are written from it:
     /// `Capabilities { empty_dirs: false, ..Capabilities::FILESYSTEM }`.
     pub const FILESYSTEM: Self = Self {
@@ -93,6 +99,7 @@ impl Capabilities {
         empty_dirs: true,
         presigned_read: false,
         local_files: false,
+        rename: false,
     };
 
     /// The bits that cross the boundary.
@@ -109,6 +116,7 @@ impl Capabilities {
             (self.empty_dirs, EMPTY_DIRS),
             (self.presigned_read, PRESIGNED_READ),
             (self.local_files, LOCAL_FILES),
+            (self.rename, RENAME),
         ];
         let mut bits = 0;
         let mut i = 0;
@@ -135,6 +143,7 @@ impl Capabilities {
             empty_dirs: bits & EMPTY_DIRS != 0,
             presigned_read: bits & PRESIGNED_READ != 0,
             local_files: bits & LOCAL_FILES != 0,
+            rename: bits & RENAME != 0,
         }
     }
 }

@@ -314,6 +314,17 @@ impl Store {
         Ok(std::path::PathBuf::from(local.to_string_lossy()))
     }
 
+    /// Moves the file `from` onto `to` within the store, atomically and
+    /// without copying, for a store whose capabilities say `rename`;
+    /// `UNSUPPORTED` otherwise.
+    pub async fn rename(&self, from: &ArtifactPath, to: &ArtifactPath) -> Result<()> {
+        let vt = self.inner.plugin.vtable;
+        // SAFETY: live handle; both paths outlive the call.
+        let op = unsafe { (vt.rename)(self.inner.handle, self.arg(from)?, self.arg(to)?) };
+        await_op(op).await.map_err(|e| self.ctx(e))?;
+        Ok(())
+    }
+
     /// Aborts a multipart upload.
     pub async fn multipart_abort(&self, path: &ArtifactPath, upload_id: &str) -> Result<()> {
         let vt = self.inner.plugin.vtable;

@@ -206,7 +206,7 @@ fn plugins_of_other_abi_versions_load_with_what_they_have() {
     // what came after ABI 3.0, nothing.
     let two = plugin("abitwo");
     assert_eq!(two.abi, (2, 0));
-    assert_eq!(two.missing, ["local_path"]);
+    assert_eq!(two.missing, ["local_path", "rename"]);
     assert_eq!(
         two.capabilities,
         Capabilities {
@@ -232,7 +232,8 @@ fn plugins_of_other_abi_versions_load_with_what_they_have() {
             "multipart_complete",
             "multipart_abort",
             "presign_read",
-            "local_path"
+            "local_path",
+            "rename"
         ]
     );
     assert_eq!(short.capabilities, Capabilities::FILESYSTEM);
@@ -280,7 +281,7 @@ fn plugins_list_shows_abi_versions_and_missing_operations() {
             .to_owned()
     };
     assert!(
-        line("abitwo").contains("ok (memory 0.1.0, ABI 2.0; lacks local_path)"),
+        line("abitwo").contains("ok (memory 0.1.0, ABI 2.0; lacks local_path, rename)"),
         "{out}"
     );
     assert!(
@@ -289,7 +290,7 @@ fn plugins_list_shows_abi_versions_and_missing_operations() {
     );
     assert!(
         line("short")
-            .contains("lacks multipart_create, multipart_complete, multipart_abort, presign_read, local_path)"),
+            .contains("lacks multipart_create, multipart_complete, multipart_abort, presign_read, local_path, rename)"),
         "{out}"
     );
 }

@@ -1,5 +1,5 @@
 //! Transfers that bypass the plugin or the host: presigned reads, presigned
-//! multipart uploads and local paths, where the store's capabilities declare
+//! multipart uploads, local paths and renames, where the store's capabilities declare
 //! them (and `UNSUPPORTED` where they do not). The URLs are fetched with a plain HTTP client, as a
 //! browser or the MLflow client would.
 
@@ -195,6 +195,67 @@ async fn local_paths_are_unsupported_without_the_capability(ctx: &Ctx) -> Result
     }
 }
 
+async fn renames_move_files_whole(ctx: &Ctx) -> Result<(), String> {
+    let (old, new) = (content(90_001, 7), content(3_000, 8));
+    put(&ctx.store, "r/from.bin", &old).await?;
+    put(&ctx.store, "r/to.bin", &new).await?;
+    // Onto an existing file (replaced), then into directories that do not exist yet.
+    ctx.store.rename(&p("r/from.bin"), &p("r/to.bin")).await.map_err(e2s)?;
+    check!(
+        get(&ctx.store, "r/to.bin").await? == old,
+        "r/to.bin does not hold the renamed file"
+    );
+    ctx.store
+        .rename(&p("r/to.bin"), &p("r/deep/er/moved.bin"))
+        .await
+        .map_err(e2s)?;
+    check!(
+        get(&ctx.store, "r/deep/er/moved.bin").await? == old,
+        "r/deep/er/moved.bin does not hold the renamed file"
+    );
+    let left = names(&list(&ctx.store, "r").await?);
+    check!(
+        left == ["deep/"],
+        "after two renames r/ holds {left:?}, want only deep/"
+    );
+    for (from, kind) in [
+        ("r/none.bin", ErrorKind::NOT_FOUND),
+        ("r/deep", ErrorKind::IS_A_DIRECTORY),
+    ] {
+        match ctx.store.rename(&p(from), &p("r/x.bin")).await {
+            Err(e) if e.kind == kind => {}
+            other => return Err(format!("rename of {from}: want {kind:?}, got {other:?}")),
+        }
+    }
+    // Onto a directory: refused, and both stay as they were.
+    match ctx.store.rename(&p("r/deep/er/moved.bin"), &p("r/deep")).await {
+        Err(e) if e.kind == ErrorKind::IS_A_DIRECTORY => {}
+        other => return Err(format!("rename onto a directory: want IS_A_DIRECTORY, got {other:?}")),
+    }
+    check!(
+        get(&ctx.store, "r/deep/er/moved.bin").await? == old,
+        "a refused rename changed its source"
+    );
+    Ok(())
+}
+
+async fn renames_are_unsupported_without_the_capability(ctx: &Ctx) -> Result<(), String> {
+    put(&ctx.store, "f.txt", b"x").await?;
+    match ctx.store.rename(&p("f.txt"), &p("g.txt")).await {
+        Err(e) if e.kind == ErrorKind::UNSUPPORTED => {}
+        other => {
+            return Err(format!(
+                "rename without the capability: want UNSUPPORTED, got {other:?}"
+            ));
+        }
+    }
+    check!(
+        get(&ctx.store, "f.txt").await? == b"x",
+        "an unsupported rename changed its source"
+    );
+    Ok(())
+}
+
 pub static ALL: &[Case] = &[
     case!(presigned_reads_fetch_the_bytes_and_expire, |c: &Capabilities| rw(c)
         && c.presigned_read),
@@ -213,4 +274,7 @@ pub static ALL: &[Case] = &[
         local_paths_are_unsupported_without_the_capability,
         |c: &Capabilities| rw(c) && !c.local_files
     ),
+    case!(renames_move_files_whole, |c: &Capabilities| rw(c) && c.rename),
+    case!(renames_are_unsupported_without_the_capability, |c: &Capabilities| rw(c)
+        && !c.rename),
 ];

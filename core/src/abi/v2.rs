@@ -59,6 +59,7 @@ impl From<CapabilitiesV2> for Capabilities {
             empty_dirs: c.empty_dirs,
             presigned_read: c.presigned_read,
             local_files: false,
+            rename: false,
         }
     }
 }

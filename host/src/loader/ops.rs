@@ -67,6 +67,7 @@ impl Table {
             multipart_abort: absent::multipart_abort,
             presign_read: absent::presign_read,
             local_path: absent::local_path,
+            rename: absent::rename,
         };
         let mut missing = Vec::new();
         macro_rules! groups {
@@ -92,6 +93,7 @@ impl Table {
             [multipart_create, multipart_complete, multipart_abort] => MULTIPART;
             [presign_read] => PRESIGNED_READ;
             [local_path] => LOCAL_FILES;
+            [rename] => RENAME;
         }
         Self { vtable, missing }
     }
@@ -130,6 +132,7 @@ pub(crate) fn upgrade_v2(v: &v2::PluginVTableV2) -> PluginVTable {
         presign_read: v.presign_read,
         // Past `size`: never read.
         local_path: absent::local_path,
+        rename: absent::rename,
     }
 }
 
@@ -209,5 +212,9 @@ mod absent {
 
     pub unsafe extern "C" fn local_path(_: StoreHandle, _: FfiStr<'_>) -> FfiOp<FfiBuf> {
         unsupported("local_path")
+    }
+
+    pub unsafe extern "C" fn rename(_: StoreHandle, _: FfiStr<'_>, _: FfiStr<'_>) -> FfiOp<FfiUnit> {
+        unsupported("rename")
     }
 }

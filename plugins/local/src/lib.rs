@@ -43,7 +43,9 @@
 //! Everything a file system has, and `local_files` (ABI 3.1): `local_path`
 //! names a file's place on this machine, resolved like a read (a symlink out
 //! of the root is refused), so `arca cp` downloads it with the kernel's copy
-//! path instead of streaming it through the plugin. No multipart uploads and
+//! path instead of streaming it through the plugin; and `rename` (ABI 3.2),
+//! one `rename(2)` checked like a write, so `arca serve` publishes a
+//! multipart upload it assembled in place without copying it. No multipart uploads and
 //! no presigned reads: `arca serve` does those itself for this store.
 
 mod config;
@@ -76,6 +78,7 @@ impl Plugin for LocalPlugin {
     const SCHEMES: &'static [&'static str] = &[SCHEME];
     const CAPABILITIES: Capabilities = Capabilities {
         local_files: true,
+        rename: true,
         ..Capabilities::FILESYSTEM
     };
     // Two workers are plenty: the file work happens on the blocking pool.

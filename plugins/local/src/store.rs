@@ -269,6 +269,11 @@ impl Store for LocalStore {
         }
     }
 
+    async fn rename(&self, from: &ArtifactPath, to: &ArtifactPath) -> Result<()> {
+        let (shared, f, t) = (self.shared.clone(), from.clone(), to.clone());
+        blocking("rename", from.as_str(), move || writer::rename(&shared, &f, &t)).await
+    }
+
     async fn delete(&self, path: &ArtifactPath) -> Result<()> {
         let (shared, p) = (self.shared.clone(), path.clone());
         blocking("delete", path.as_str(), move || shared.delete(&p)).await

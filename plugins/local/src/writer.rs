@@ -138,6 +138,55 @@ fn create_temp(shared: &Shared, path: &ArtifactPath) -> Result<(File, PathBuf, P
     }
 }
 
+/// Moves the file `from` onto `to` (replacing it) with one `rename(2)`,
+/// checked like a write of `to` and durable like a `finish` (the file, then
+/// the directories, synced when `fsync` is on). Both are in the store, so
+/// they are on one file system unless a mount point lies between them, and
+/// then the error says so (`EXDEV`); the caller copies instead.
+pub(crate) fn rename(shared: &Shared, from: &ArtifactPath, to: &ArtifactPath) -> Result<()> {
+    let shown_from = shown(from.as_str());
+    let src = match shared.resolve_meta(from, "rename")? {
+        None => return Err(Error::not_found(format!("no such file: {shown_from}"))),
+        Some((_, meta)) if meta.is_dir() => {
+            return Err(Error::new(
+                ErrorKind::IS_A_DIRECTORY,
+                format!("is a directory, not a file: {shown_from}"),
+            ));
+        }
+        Some((p, _)) => p,
+    };
+    check(shared, to)?;
+    let Some(parent) = to.parent() else {
+        return Err(Error::new(
+            ErrorKind::IS_A_DIRECTORY,
+            "cannot write the store root: it is a directory",
+        ));
+    };
+    let dir = shared.full(&parent);
+    let fail = |e| io_error("rename onto", to.as_str(), e);
+    fs::create_dir_all(&dir).map_err(|e| io_error("create the parent directory of", to.as_str(), e))?;
+    if shared.fsync {
+        File::open(&src).and_then(|f| f.sync_all()).map_err(fail)?;
+    }
+    fs::rename(&src, shared.full(to)).map_err(fail)?;
+    if !shared.fsync {
+        return Ok(());
+    }
+    let mut dirs = vec![dir];
+    if let Some(from_dir) = src.parent().filter(|d| *d != dirs[0]) {
+        dirs.push(from_dir.to_owned());
+    }
+    for d in dirs {
+        match File::open(&d).and_then(|d| d.sync_all()) {
+            Err(e) if !matches!(e.kind(), io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported) => {
+                return Err(fail(e));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// How much is written before the kernel is asked to start writing it back.
 const WRITEBACK_STEP: u64 = 8 << 20;
 
