@@ -78,7 +78,8 @@ pub fn request_url(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8
     request(&addr, method, target, headers, body)
 }
 
-fn parse(raw: &[u8], head_only: bool) -> std::io::Result<Response> {
+/// Parses a raw HTTP/1.1 response (`head_only`: the answer to a HEAD, no body).
+pub fn parse(raw: &[u8], head_only: bool) -> std::io::Result<Response> {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

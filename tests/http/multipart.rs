@@ -11,44 +11,159 @@ fn split_url(url: &str) -> (String, String) {
     (rest[..slash].to_owned(), rest[slash..].to_owned())
 }
 
-#[test]
-fn staged_multipart_upload_assembles_in_order() {
-    let s = Server::start();
-    let data = content(3 * 1024 * 1024 + 77, 4);
-    let parts: Vec<&[u8]> = data.chunks(1024 * 1024 + 1).collect();
-    let body = format!(r#"{{"path": "model.bin", "num_parts": {}}}"#, parts.len());
-    let r = s.api("POST", "mpu/create/run/artifacts", body.as_bytes());
+/// Starts an upload of `n` parts of `d/<name>`: its id and part URLs.
+fn create(s: &Server, name: &str, n: usize) -> (String, Vec<String>) {
+    let body = format!(r#"{{"path": "{name}", "num_parts": {n}}}"#);
+    let r = s.api("POST", "mpu/create/d", body.as_bytes());
     assert_eq!(r.status, 200, "{}", r.text());
     let created = r.json();
     let id = created["upload_id"].as_str().unwrap_or_default().to_owned();
-    let creds = created["credentials"].as_array().cloned().unwrap_or_default();
-    assert_eq!(creds.len(), parts.len());
-    // Upload out of order, as a thread pool would.
-    let mut done = Vec::new();
-    for i in (0..parts.len()).rev() {
-        let url = creds[i]["url"].as_str().unwrap_or_default();
-        let (addr, target) = split_url(url);
-        let r = request(&addr, "PUT", &target, &[], parts[i]);
-        assert_eq!(r.status, 200, "part {}: {}", i + 1, r.text());
-        let etag = r.header("etag").unwrap_or_default().to_owned();
-        done.push(serde_json::json!({"part_number": i + 1, "etag": etag, "url": url}));
+    let urls: Vec<String> = created["credentials"]
+        .as_array()
+        .map(|c| {
+            c.iter()
+                .map(|p| p["url"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(urls.len(), n);
+    (id, urls)
+}
+
+/// Sends part `i` (0-based) with a `Content-Length`, or chunked; its entry
+/// for `complete`.
+fn send_part(urls: &[String], i: usize, data: &[u8], chunked: bool) -> serde_json::Value {
+    let (addr, target) = split_url(&urls[i]);
+    let r = if chunked {
+        chunked_put(&addr, &target, data)
+    } else {
+        request(&addr, "PUT", &target, &[], data)
+    };
+    assert_eq!(r.status, 200, "part {}: {}", i + 1, r.text());
+    let etag = r.header("etag").unwrap_or_default().to_owned();
+    serde_json::json!({"part_number": i + 1, "etag": etag, "url": urls[i]})
+}
+
+/// A PUT whose body is sent with `Transfer-Encoding: chunked` (no length).
+fn chunked_put(addr: &str, target: &str, data: &[u8]) -> arca_tests::wire::Response {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("{addr}: {e}"));
+    let timeout = Some(std::time::Duration::from_secs(30));
+    s.set_read_timeout(timeout).unwrap_or_else(|e| panic!("{e}"));
+    let mut raw =
+        format!("PUT {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .into_bytes();
+    for piece in data.chunks(100_000) {
+        raw.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        raw.extend_from_slice(piece);
+        raw.extend_from_slice(b"\r\n");
     }
-    assert!(
-        !s.dest.join("run/artifacts/model.bin").exists(),
-        "visible before complete"
-    );
-    let complete = serde_json::json!({"path": "model.bin", "upload_id": id, "parts": done});
-    let r = s.api("POST", "mpu/complete/run/artifacts", complete.to_string().as_bytes());
+    raw.extend_from_slice(b"0\r\n\r\n");
+    s.write_all(&raw).unwrap_or_else(|e| panic!("{e}"));
+    let mut got = Vec::new();
+    s.read_to_end(&mut got).unwrap_or_else(|e| panic!("{e}"));
+    arca_tests::wire::parse(&got, false).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn complete(s: &Server, name: &str, id: &str, done: &[serde_json::Value]) {
+    let complete = serde_json::json!({"path": name, "upload_id": id, "parts": done});
+    let r = s.api("POST", "mpu/complete/d", complete.to_string().as_bytes());
     assert_eq!((r.status, r.text().as_str()), (200, "{}"));
-    assert_eq!(
-        sha256(&s.file("run/artifacts/model.bin").unwrap_or_default()),
-        sha256(&data)
-    );
+}
+
+fn staging_is_empty(s: &Server) {
     let staging: Vec<_> = std::fs::read_dir(s.dest.join(".arca-mpu"))
         .map(|d| d.count())
         .into_iter()
         .collect();
     assert_eq!(staging, [0], "staged parts left behind");
+}
+
+#[test]
+fn staged_multipart_upload_assembles_in_order() {
+    let s = Server::start();
+    let data = content(3 * 1024 * 1024 + 77, 4);
+    let parts: Vec<&[u8]> = data.chunks(1024 * 1024 + 1).collect();
+    let (id, urls) = create(&s, "model.bin", parts.len());
+    // Out of order, as a thread pool would, the last part first (before the
+    // part size is known, so it is staged alone and moved in at complete).
+    let done: Vec<_> = (0..parts.len())
+        .rev()
+        .map(|i| send_part(&urls, i, parts[i], false))
+        .collect();
+    assert!(!s.dest.join("d/model.bin").exists(), "visible before complete");
+    complete(&s, "model.bin", &id, &done);
+    assert_eq!(sha256(&s.file("d/model.bin").unwrap_or_default()), sha256(&data));
+    staging_is_empty(&s);
+}
+
+#[test]
+fn parts_written_in_place_are_published_by_a_rename() {
+    use std::os::unix::fs::MetadataExt;
+    let s = Server::start();
+    let data = content(2 * 1024 * 1024 + 512 * 1024, 5);
+    let parts: Vec<&[u8]> = data.chunks(1024 * 1024).collect();
+    let (id, urls) = create(&s, "in-place.bin", parts.len());
+    let done: Vec<_> = (0..parts.len()).map(|i| send_part(&urls, i, parts[i], false)).collect();
+    // Every part went into the one data file: no part files.
+    let dir = s.dest.join(".arca-mpu").join(&id);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .map(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
+        .unwrap_or_default();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "data",
+            "meta.json",
+            "placed-00001",
+            "placed-00002",
+            "placed-00003",
+            "size"
+        ]
+    );
+    let inode = std::fs::metadata(dir.join("data")).map(|m| m.ino()).unwrap_or(0);
+    complete(&s, "in-place.bin", &id, &done);
+    let target = s.dest.join("d/in-place.bin");
+    assert_eq!(sha256(&std::fs::read(&target).unwrap_or_default()), sha256(&data));
+    assert_eq!(
+        std::fs::metadata(&target).map(|m| m.ino()).ok(),
+        Some(inode),
+        "complete copied the data instead of renaming it"
+    );
+    staging_is_empty(&s);
+}
+
+#[test]
+fn parts_of_several_sizes_or_without_a_length_still_assemble() {
+    let s = Server::start();
+    // Part 2 is shorter than the others: it cannot go in place, and the
+    // parts are joined by streaming instead.
+    let data = content(850_000, 6);
+    let parts = [
+        &data[..300_000],
+        &data[300_000..500_000],
+        &data[500_000..800_000],
+        &data[800_000..],
+    ];
+    let (id, urls) = create(&s, "uneven.bin", parts.len());
+    let done: Vec<_> = [1, 0, 3, 2]
+        .iter()
+        .map(|&i| send_part(&urls, i, parts[i], false))
+        .collect();
+    complete(&s, "uneven.bin", &id, &done);
+    assert_eq!(sha256(&s.file("d/uneven.bin").unwrap_or_default()), sha256(&data));
+    // A part sent without a length (chunked) is staged alone; the rest go in
+    // place, and complete moves it in.
+    let data = content(3 * 400_000 + 1234, 7);
+    let parts: Vec<&[u8]> = data.chunks(400_000).collect();
+    let (id, urls) = create(&s, "chunked.bin", parts.len());
+    let done: Vec<_> = (0..parts.len())
+        .map(|i| send_part(&urls, i, parts[i], i == 1))
+        .collect();
+    complete(&s, "chunked.bin", &id, &done);
+    assert_eq!(sha256(&s.file("d/chunked.bin").unwrap_or_default()), sha256(&data));
+    staging_is_empty(&s);
 }
 
 #[test]
@@ -124,7 +239,7 @@ fn stale_staged_uploads_are_removed() {
     let (addr, target) = split_url(created["credentials"][0]["url"].as_str().unwrap_or_default());
     assert_eq!(request(&addr, "PUT", &target, &[], b"abandoned part").status, 200);
     let staged = s.dest.join(".arca-mpu").join(&id);
-    assert!(staged.join("part-00001").exists());
+    assert!(staged.join("placed-00001").exists());
     // The cleanup at start runs before the server says it is listening.
     // A server that keeps staged uploads for a day leaves it alone…
     let s = s.restart_with(&["--mpu-stale-after", "86400"]);

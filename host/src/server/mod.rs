@@ -10,6 +10,7 @@ mod api;
 mod artifacts;
 mod auth;
 mod info;
+mod inplace;
 mod linger;
 mod mime;
 mod mpu;
@@ -289,7 +290,10 @@ async fn route(
         if *method != Method::PUT {
             return Err(ApiError::method_not_allowed());
         }
-        let etag = staged::put_part(&app.store, id, n, body).await?;
+        let length = headers
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse().ok());
+        let etag = staged::put_part(&app.store, id, n, length, body).await?;
         let mut r = axum::http::StatusCode::OK.into_response();
         if let Ok(v) = axum::http::HeaderValue::from_str(&etag) {
             r.headers_mut().insert(axum::http::header::ETAG, v);
