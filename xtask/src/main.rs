@@ -69,11 +69,13 @@ Tasks:
   test hdfs-ha              the other: an HA pair of NameNodes and a ViewFS mount table, the
                             conformance suite through viewfs:// and a NameNode fail-over
   tidy                      check file lengths, crate manifests, machine paths and required docs
-  bench [local|server|s3|azure|gcs|ftp|sftp|hdfs|all] [--runs N]
+  bench [local|server|s3|azure|gcs|ftp|sftp|hdfs|client|gc|all] [--runs N]
                             run the benchmarks (release build) and write their part of BENCHMARKS.md
                             (s3, azure, gcs, ftp, sftp and hdfs start their own server; sftp also runs
-                            OpenSSH's sftp and scp; --size-mib N and --files N shrink their inputs
-                            while working on them)
+                            OpenSSH's sftp and scp; client drives arca serve, mlflow server and nginx
+                            with the MLflow client, locally and on radosgw; gc times arca gc against
+                            mlflow gc; --size-mib N and --files N shrink their inputs while working
+                            on them)
   help                      show this text
 
 Plugins: {}

@@ -69,29 +69,35 @@ pub fn start(ctx: &Ctx, root: &Path, mlflow: &Path) -> Result<Vec<Server>> {
 fn start_arca(ctx: &Ctx, root: &Path, label: &'static str, name: &str, manifest: &Path) -> Result<Server> {
     let dir = mkdir(&root.join(name))?;
     let dest = mkdir(&dir.join("dest"))?;
-    start_arca_on(ctx, label, dir, dest.clone(), dest.into(), manifest, &[])
+    start_arca_on(ctx, label, dir, dest.clone(), serve_args(dest.into(), &[]), manifest, &[])
 }
 
-/// `arca serve` on `destination` (a path or a store URI), in `dir`.
+/// The arguments of `arca serve` after `serve`: the destination, then `extra`.
+pub fn serve_args(destination: OsString, extra: &[&str]) -> Vec<OsString> {
+    let mut args = vec!["--artifacts-destination".into(), destination];
+    args.extend(extra.iter().map(OsString::from));
+    args
+}
+
+/// `arca serve` with `serve` (see [`serve_args`]: the destination, a path or
+/// a store URI, and options), in `dir`.
 pub fn start_arca_on(
     ctx: &Ctx,
     label: &'static str,
     dir: std::path::PathBuf,
     dest: std::path::PathBuf,
-    destination: OsString,
+    serve: Vec<OsString>,
     manifest: &Path,
     env: &[(&str, String)],
 ) -> Result<Server> {
-    let command: Vec<OsString> = vec![
+    let mut command: Vec<OsString> = vec![
         ctx.release.join(project::executable_file("arca")).into(),
         "--plugins".into(),
         manifest.into(),
         "serve".into(),
-        "--artifacts-destination".into(),
-        destination,
-        "--port".into(),
-        "0".into(),
     ];
+    command.extend(serve);
+    command.extend(["--port".into(), "0".into()]);
     let mut server = Server::spawn_with_env(label, Api::Mlflow, dest, dir, command, false, env)?;
     server.wait_for_arca(START_LIMIT)?;
     Ok(server)
