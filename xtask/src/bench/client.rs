@@ -81,6 +81,24 @@ pub fn run(ctx: &Ctx, machine: &Machine) -> Result {
     data::flat_dir(&small, SMALL_COUNT, SMALL_SIZE)?;
     proc::sync(&ctx.logs)?;
 
+    let files = Files {
+        python: &python,
+        script: &script,
+        root: &root,
+        big: &big,
+        small: &small,
+    };
+    // The S3 destination first, while the machine is fresh: radosgw,
+    // `arca serve` (as it starts, and with parts off) and `mlflow server`.
+    let s3_run = if crate::servers::ceph::available() {
+        s3_destination(ctx, &files, &mlflow, &root).map_err(|e| {
+            eprintln!("warning: the S3 destination was not measured: {e}");
+            format!("it failed: {}", e.lines().next().unwrap_or_default())
+        })
+    } else {
+        eprintln!("warning: Ceph is not installed, so the S3 destination is not measured");
+        Err("Ceph is not installed".to_owned())
+    };
     let mut servers = contenders::start(ctx, &root, &mlflow)?;
     // The same server told to advertise parts both ways: what an operator
     // behind a proxy with request-size limits runs.
@@ -95,13 +113,6 @@ pub fn run(ctx: &Ctx, machine: &Machine) -> Result {
         &ctx.manifest,
         &[],
     )?);
-    let files = Files {
-        python: &python,
-        script: &script,
-        root: &root,
-        big: &big,
-        small: &small,
-    };
     let [big_up, big_down, small_up, small_down] = workloads(ctx, &files, &servers, true)?;
     for s in &mut servers {
         s.stop()?;
@@ -121,39 +132,26 @@ pub fn run(ctx: &Ctx, machine: &Machine) -> Result {
             false,
         ),
     ];
-    // The S3 destination: radosgw, `arca serve` (as it starts, and with
-    // parts off) and `mlflow server` on it.
-    let s3 = if crate::servers::ceph::available() {
-        match s3_destination(ctx, &files, &mlflow, &root) {
-            Ok((labels, measured)) => {
-                let [up, down, sup, sdown] = &measured;
-                sections.push(section(
-                    "A 1 GiB file, S3 destination (radosgw)",
-                    &labels,
-                    (up, down),
-                    big_bytes,
-                    (S3_MLFLOW, None),
-                    false,
-                ));
-                sections.push(section(
-                    "2,000 files of 4 KiB, S3 destination (radosgw)",
-                    &labels,
-                    (sup, sdown),
-                    small_bytes,
-                    (S3_MLFLOW, None),
-                    false,
-                ));
-                Ok(measured)
-            }
-            Err(e) => {
-                eprintln!("warning: the S3 destination was not measured: {e}");
-                Err(format!("it failed: {}", e.lines().next().unwrap_or_default()))
-            }
-        }
-    } else {
-        eprintln!("warning: Ceph is not installed, so the S3 destination is not measured");
-        Err("Ceph is not installed".to_owned())
-    };
+    let s3 = s3_run.map(|(labels, measured)| {
+        let [up, down, sup, sdown] = &measured;
+        sections.push(section(
+            "A 1 GiB file, S3 destination (radosgw)",
+            &labels,
+            (up, down),
+            big_bytes,
+            (S3_MLFLOW, None),
+            false,
+        ));
+        sections.push(section(
+            "2,000 files of 4 KiB, S3 destination (radosgw)",
+            &labels,
+            (sup, sdown),
+            small_bytes,
+            (S3_MLFLOW, None),
+            false,
+        ));
+        measured
+    });
     let ratio = |m: &Measured, i: usize, against: usize| m.timed[against].median() / m.timed[i].median();
     let verdict = |r: f64, t: f64| if r >= t { "met" } else { "**not met**" };
     let mut rows = Vec::new();
