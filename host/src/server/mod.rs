@@ -64,8 +64,9 @@ pub struct ServeOptions {
     /// through this server otherwise). The multipart routes answer either way.
     pub multipart_uploads: Option<bool>,
     /// Whether `server-info` tells clients to download in signed ranged
-    /// chunks (`None`: where the plugin presigns reads, so the bytes come
-    /// straight from the store; one streamed GET is faster otherwise).
+    /// chunks (`None`: no; the MLflow client's chunked path is slower than
+    /// one streamed GET through this server, even where the bytes would come
+    /// straight from the store, and costs small files a second request).
     pub multipart_downloads: Option<bool>,
 }
 
@@ -103,7 +104,11 @@ impl AppState {
         let caps = store.capabilities();
         Ok(Self {
             multipart_uploads: opts.multipart_uploads.unwrap_or(caps.multipart),
-            multipart_downloads: opts.multipart_downloads.unwrap_or(caps.presigned_read),
+            // Off unless asked for: measured with the MLflow client, its
+            // chunked path (100 MiB ranges read 10 KiB at a time, plus a
+            // presign request per file) is slower than one GET through this
+            // server on every destination (BENCHMARKS.md, `bench client`).
+            multipart_downloads: opts.multipart_downloads.unwrap_or(false),
             store,
             max_upload_size: opts.max_upload_size,
             signer,

@@ -163,8 +163,22 @@ pub fn run(ctx: &Ctx, machine: &Machine) -> Result {
         ("1 GiB down", &big_down, ARCA, NGINX, "nginx", 0.8),
         ("2,000 × 4 KiB up", &small_up, ARCA, MLFLOW, "`mlflow server`", 1.5),
         ("2,000 × 4 KiB down", &small_down, ARCA, MLFLOW, "`mlflow server`", 1.5),
-        ("1 GiB up in parts", &big_up, PARTS, ARCA, "one PUT through `arca serve`", 1.0),
-        ("1 GiB down in chunks", &big_down, PARTS, ARCA, "one GET through `arca serve`", 1.0),
+        (
+            "1 GiB up in parts",
+            &big_up,
+            PARTS,
+            ARCA,
+            "one PUT through `arca serve`",
+            1.0,
+        ),
+        (
+            "1 GiB down in chunks",
+            &big_down,
+            PARTS,
+            ARCA,
+            "one GET through `arca serve`",
+            1.0,
+        ),
     ];
     if let Ok([up, down, sup, sdown]) = &s3 {
         for (what, m) in [
@@ -192,8 +206,9 @@ pub fn run(ctx: &Ctx, machine: &Machine) -> Result {
          server with `--multipart-uploads --multipart-downloads`, the MLflow client's multipart paths through it. {}",
         table(&["Workload", "Against", "Ratio", "Target", ""], &rows),
         match &s3 {
-            Ok(_) => "On S3, the servers write to one fresh radosgw (each on a prefix of its own); nginx has no S3 side."
-                .to_owned(),
+            Ok(_) =>
+                "On S3, the servers write to one fresh radosgw (each on a prefix of its own); nginx has no S3 side."
+                    .to_owned(),
             Err(why) => format!("The S3 destination was not measured in this run: {why}."),
         }
     );

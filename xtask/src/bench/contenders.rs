@@ -69,7 +69,15 @@ pub fn start(ctx: &Ctx, root: &Path, mlflow: &Path) -> Result<Vec<Server>> {
 fn start_arca(ctx: &Ctx, root: &Path, label: &'static str, name: &str, manifest: &Path) -> Result<Server> {
     let dir = mkdir(&root.join(name))?;
     let dest = mkdir(&dir.join("dest"))?;
-    start_arca_on(ctx, label, dir, dest.clone(), serve_args(dest.into(), &[]), manifest, &[])
+    start_arca_on(
+        ctx,
+        label,
+        dir,
+        dest.clone(),
+        serve_args(dest.into(), &[]),
+        manifest,
+        &[],
+    )
 }
 
 /// The arguments of `arca serve` after `serve`: the destination, then `extra`.
