@@ -17,13 +17,23 @@ fn header_value(s: &str) -> HeaderValue {
 }
 
 /// `GET …/artifacts/<path>`: the file, streamed; one byte range if asked.
-pub async fn download(app: &AppState, raw: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
-    send_file(app, &parse_path(raw)?, headers).await
+pub async fn download(app: &AppState, raw: &str, headers: &HeaderMap, head: bool) -> Result<Response, ApiError> {
+    send_file(app, &parse_path(raw)?, headers, head).await
 }
 
 /// Streams a file whose path is already checked (and, for signed URLs,
-/// authorised).
-pub async fn send_file(app: &AppState, path: &ArtifactPath, headers: &HeaderMap) -> Result<Response, ApiError> {
+/// authorised); `head`: answer a HEAD (the same headers, no body).
+pub async fn send_file(
+    app: &AppState,
+    path: &ArtifactPath,
+    headers: &HeaderMap,
+    head: bool,
+) -> Result<Response, ApiError> {
+    if !head && headers.get(header::RANGE).is_none() {
+        if let Some(resp) = read_first(app, path).await? {
+            return Ok(resp);
+        }
+    }
     let path = path.clone();
     let shown = path.as_str();
     let info = match app.store.stat(&path).await {
@@ -71,13 +81,8 @@ pub async fn send_file(app: &AppState, path: &ArtifactPath, headers: &HeaderMap)
         Some(r) => Body::from_stream(r),
         None => Body::empty(),
     };
-    let mut resp = (status, body).into_response();
+    let mut resp = file_response(status, body, name, len);
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime_type(name)));
-    h.insert(header::CONTENT_DISPOSITION, header_value(&content_disposition(name)));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     if let Some(r) = range {
         let end = r.end.unwrap_or(size);
         h.insert(
@@ -86,6 +91,49 @@ pub async fn send_file(app: &AppState, path: &ArtifactPath, headers: &HeaderMap)
         );
     }
     Ok(resp)
+}
+
+/// A response carrying (part of) the file `name`, `len` bytes.
+fn file_response(status: StatusCode, body: Body, name: &str, len: u64) -> Response {
+    let mut resp = (status, body).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime_type(name)));
+    h.insert(header::CONTENT_DISPOSITION, header_value(&content_disposition(name)));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    resp
+}
+
+/// A whole-file GET without a `stat`: the file is opened and read up to its
+/// second chunk first. A file that ends within one chunk (every small
+/// artifact) is answered with what was read, so on a remote store it costs
+/// one round trip instead of two; a longer one is described by a `stat`
+/// then streamed from where the reading stopped. `None` when reading fails
+/// before the first byte (missing, a directory, or any other error): the
+/// caller's `stat` then says what the path is, as it would without this.
+async fn read_first(app: &AppState, path: &ArtifactPath) -> Result<Option<Response>, ApiError> {
+    let Ok(mut reader) = app.store.read(path, None).await else {
+        return Ok(None);
+    };
+    let mut first = Vec::with_capacity(2);
+    for _ in 0..2 {
+        match reader.next_chunk().await {
+            Ok(Some(c)) => first.push(c),
+            Ok(None) => break,
+            Err(_) if first.is_empty() => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let name = path.file_name().unwrap_or_default();
+    if first.len() < 2 {
+        let bytes = first.pop().unwrap_or_default();
+        let len = bytes.len() as u64;
+        return Ok(Some(file_response(StatusCode::OK, Body::from(bytes), name, len)));
+    }
+    let size = app.store.stat(path).await?.size;
+    let rest = futures_util::stream::iter(first.into_iter().map(Ok::<_, arca_core::Error>)).chain(reader);
+    Ok(Some(file_response(StatusCode::OK, Body::from_stream(rest), name, size)))
 }
 
 /// `PUT …/artifacts/<path>`: the raw body, streamed into the store and

@@ -263,7 +263,7 @@ async fn route(
     }
     if let Some(raw) = rest.strip_prefix("artifacts/") {
         return match *method {
-            Method::GET | Method::HEAD => artifacts::download(app, raw, headers).await,
+            Method::GET | Method::HEAD => artifacts::download(app, raw, headers, *method == Method::HEAD).await,
             Method::PUT => artifacts::upload(app, raw, body).await,
             Method::DELETE => artifacts::delete(app, raw).await,
             _ => Err(ApiError::method_not_allowed()),
@@ -282,7 +282,7 @@ async fn route(
         let path = api::parse_path(raw)?;
         verify(app, "get", path.as_str(), query)?;
         return match *method {
-            Method::GET | Method::HEAD => artifacts::send_file(app, &path, headers).await,
+            Method::GET | Method::HEAD => artifacts::send_file(app, &path, headers, *method == Method::HEAD).await,
             _ => Err(ApiError::method_not_allowed()),
         };
     }
