@@ -29,10 +29,11 @@ pub async fn send_file(
     headers: &HeaderMap,
     head: bool,
 ) -> Result<Response, ApiError> {
-    if !head && headers.get(header::RANGE).is_none() {
-        if let Some(resp) = read_first(app, path).await? {
-            return Ok(resp);
-        }
+    if !head
+        && headers.get(header::RANGE).is_none()
+        && let Some(resp) = read_first(app, path).await?
+    {
+        return Ok(resp);
     }
     let path = path.clone();
     let shown = path.as_str();

@@ -209,7 +209,7 @@ pub fn run(ctx: &Ctx, machine: &Machine) -> Result {
             Ok(_) =>
                 "On S3, the servers write to one fresh radosgw (each on a prefix of its own); nginx has no S3 side."
                     .to_owned(),
-            Err(why) => format!("The S3 destination was not measured in this run: {why}."),
+            Err(why) => ctx.shown(format!("The S3 destination was not measured in this run: {why}.")),
         }
     );
     let each = match ctx.runs {
