@@ -113,7 +113,7 @@ pub fn run(ctx: &Ctx, machine: &Machine) -> Result {
         &ctx.manifest,
         &[],
     )?);
-    let [big_up, big_down, small_up, small_down] = workloads(ctx, &files, &servers, true)?;
+    let [big_up, big_down, small_up, small_down] = workloads(ctx, &files, &servers, Dest::Local)?;
     for s in &mut servers {
         s.stop()?;
     }
@@ -290,7 +290,8 @@ fn s3_destination(
     )?;
     ml.wait_ready("/health", since, contenders::MLFLOW_START_LIMIT)?;
     let mut all = vec![default, off, ml];
-    let measured = workloads(ctx, files, &all, false)?;
+    let conf = super::s3::ceph_conf()?;
+    let measured = workloads(ctx, files, &all, Dest::S3(&conf))?;
     for s in &mut all {
         s.stop()?;
     }
@@ -298,17 +299,33 @@ fn s3_destination(
     Ok((all.iter().map(|s| s.label).collect(), measured))
 }
 
+/// Where the servers of one [`workloads`] call store what they are sent.
+#[derive(Clone, Copy)]
+enum Dest<'a> {
+    /// Directories here: checked after each upload, emptied after each run.
+    Local,
+    /// One radosgw, whose `ceph.conf` is this file.
+    S3(&'a Path),
+}
+
 /// Removes what a run stored under `prefix`: from the directory, or
-/// through the server's delete route (an S3 destination).
-fn forget(s: &Server, prefix: &str, local: bool, logs: &Path) -> Result {
-    if local {
+/// through the server's delete route (an S3 destination), after which
+/// radosgw's garbage collector frees the deleted data at once, as the S3
+/// benchmark does. Left to itself it waits a minute or more, while the
+/// memstore OSD (4 GiB, in RAM) takes 3 GiB of 1 GiB files per run: a run
+/// without this hung on a DELETE in its second round, once about 4 GiB had
+/// been written, and radosgw then ignored SIGTERM.
+fn forget(s: &Server, prefix: &str, dest: Dest<'_>, logs: &Path) -> Result {
+    let Dest::S3(conf) = dest else {
         return measure::remove(&s.dest.join(prefix));
-    }
+    };
     proc::run(
         Command::new("curl").args(["-sSf", "--max-time", "120", "-X", "DELETE", &s.url(prefix)]),
         &proc::Output::Logged(logs),
-    )
-    .map(drop)
+    )?;
+    let mut gc = Command::new("radosgw-admin");
+    gc.arg("-c").arg(conf).args(["gc", "process", "--include-all"]);
+    proc::run(&mut gc, &proc::Output::Logged(logs)).map(drop)
 }
 
 /// The inputs of the workloads.
@@ -320,11 +337,9 @@ struct Files<'a> {
     small: &'a Path,
 }
 
-/// Every workload on every server, run by run; `local`: the servers'
-/// destinations are directories here (checked after each upload and
-/// emptied after each run), else what a run stored is deleted through the
-/// server's own API.
-fn workloads(ctx: &Ctx, f: &Files<'_>, servers: &[Server], local: bool) -> Result<[Measured; 4]> {
+/// Every workload on every server, run by run, on `dest` (see [`Dest`]).
+fn workloads(ctx: &Ctx, f: &Files<'_>, servers: &[Server], dest: Dest<'_>) -> Result<[Measured; 4]> {
+    let local = matches!(dest, Dest::Local);
     let (python, script, root, big, small) = (f.python, f.script, f.root, f.big, f.small);
     let runner = Runner {
         logs: &ctx.logs,
@@ -385,7 +400,7 @@ fn workloads(ctx: &Ctx, f: &Files<'_>, servers: &[Server], local: bool) -> Resul
             )?;
             same_file(big, &got.join("big.bin"))?;
             measure::remove(&got)?;
-            forget(s, &prefix, local, &ctx.logs)?;
+            forget(s, &prefix, dest, &ctx.logs)?;
             // The small files.
             let prefix = format!("small-r{run}");
             step(
@@ -408,7 +423,7 @@ fn workloads(ctx: &Ctx, f: &Files<'_>, servers: &[Server], local: bool) -> Resul
                 same_tree(small, &got)?;
                 measure::remove(&got)?;
             }
-            forget(s, &prefix, local, &ctx.logs)?;
+            forget(s, &prefix, dest, &ctx.logs)?;
         }
     }
     Ok([big_up, big_down, small_up, small_down])

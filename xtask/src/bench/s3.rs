@@ -335,7 +335,7 @@ pub fn start_ceph() -> Result<Ceph> {
 
 /// The running cluster's `ceph.conf`, where [`Ceph::start`] writes it
 /// (`<target>/servers/ceph-<pid>/`); `Ceph` does not hand the path out.
-fn ceph_conf() -> Result<PathBuf> {
+pub fn ceph_conf() -> Result<PathBuf> {
     let conf = project::target_dir()
         .join("servers")
         .join(format!("ceph-{}", std::process::id()))
