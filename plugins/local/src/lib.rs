@@ -34,7 +34,7 @@
 //! | Key | Default | Meaning |
 //! | --- | --- | --- |
 //! | `chunk_size` | 1 MiB ([`arca_core::CHUNK_SIZE`]) | Bytes per chunk when reading, at most 64 MiB. |
-//! | `fsync` | `true` | Sync each finished file and its directory to stable storage before `finish` returns. Turn off only for scratch data. |
+//! | `fsync` | `true` | Sync each finished file and its directory to stable storage before `finish` returns. Each file then waits for two flushes: with MLflow's client, which uploads one file at a time, about 1.5 ms per small file on a virtual disk (2,000 × 4 KiB through `arca serve`: 5.80 s, 3.44 s with `false`; `cargo xtask bench client`). `false` is the durability MLflow's own server gives; turn it off only for data that a crash may lose. |
 //!
 //! Any other key is refused by name.
 //!
