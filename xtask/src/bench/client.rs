@@ -323,9 +323,7 @@ fn forget(s: &Server, prefix: &str, dest: Dest<'_>, logs: &Path) -> Result {
         Command::new("curl").args(["-sSf", "--max-time", "120", "-X", "DELETE", &s.url(prefix)]),
         &proc::Output::Logged(logs),
     )?;
-    let mut gc = Command::new("radosgw-admin");
-    gc.arg("-c").arg(conf).args(["gc", "process", "--include-all"]);
-    proc::run(&mut gc, &proc::Output::Logged(logs)).map(drop)
+    super::s3::collect_garbage(conf, logs)
 }
 
 /// The inputs of the workloads.

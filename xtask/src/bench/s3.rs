@@ -29,7 +29,7 @@ use super::{Ctx, data};
 use crate::project::{self, Result};
 use crate::servers::ceph::{self, Ceph};
 use std::ffi::{OsStr, OsString};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The large file's default size: 1 GiB.
@@ -262,10 +262,16 @@ impl Bench<'_> {
             &mut self.arca(["rm", "-r", "-f", &self.uri(prefix)]),
             &Output::Logged(logs),
         )?;
-        let mut gc = Command::new("radosgw-admin");
-        gc.arg("-c").arg(&self.conf).args(["gc", "process", "--include-all"]);
-        proc::run(&mut gc, &Output::Logged(logs)).map(drop)
+        collect_garbage(&self.conf, logs)
     }
+}
+
+/// Has radosgw's garbage collector free every deleted object now rather
+/// than after its delay (`conf`: the cluster's `ceph.conf`, see [`ceph_conf`]).
+pub fn collect_garbage(conf: &Path, logs: &Path) -> Result {
+    let mut gc = Command::new("radosgw-admin");
+    gc.arg("-c").arg(conf).args(["gc", "process", "--include-all"]);
+    proc::run(&mut gc, &Output::Logged(logs)).map(drop)
 }
 
 pub fn run(ctx: &Ctx, machine: &Machine, sizes: Sizes) -> Result {
